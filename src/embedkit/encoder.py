@@ -1,0 +1,109 @@
+"""The Encoder protocol: anything that turns a batch of items into a float32 (n, d) array.
+
+Text, word, image and audio encoders all satisfy it, so stores, apps, plots and evaluations work
+with every modality. :class:`BaseEncoder` gives implementations the shared checking, batching and
+progress-bar logic so that each only writes ``_encode_batch``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import InvalidInput
+from .similarity import l2_normalize
+
+__all__ = ["Encoder", "BaseEncoder", "progress_bar"]
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What every encoder offers.
+
+    ``encode`` always returns a 2-D float32 array with one row per item, whatever the input.
+    """
+
+    modality: str
+    dim: int
+    name: str
+
+    def encode(
+        self,
+        items: Iterable[Any],
+        *,
+        batch_size: int = 32,
+        normalize: bool | None = None,
+        progress: bool | None = None,
+    ) -> np.ndarray:
+        """Encode items into a float32 array of shape (len(items), dim)."""
+        ...
+
+
+def progress_bar(total: int, desc: str, enabled: bool | None):
+    """A tqdm bar on stderr. ``enabled=None`` shows it only on a terminal."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", disable=(None if enabled is None else not enabled),
+                leave=False, dynamic_ncols=True)
+
+
+class BaseEncoder:
+    """Shared behaviour for encoders: input checks, batching, progress, normalisation.
+
+    Subclasses set ``modality``, ``dim``, ``name`` and ``default_normalize``, and implement
+    ``_check_item`` (optional) and ``_encode_batch(items) -> np.ndarray``.
+    """
+
+    modality: str = "text"
+    dim: int = 0
+    name: str = ""
+    default_normalize: bool = True
+    #: Batches above which the progress bar is shown when ``progress`` is None (on a terminal).
+    progress_min_batches: int = 4
+
+    def _check_item(self, index: int, item: Any) -> Any:
+        if not isinstance(item, str):
+            raise InvalidInput(
+                f"item {index} must be a str for a {self.modality} encoder, got {type(item).__name__}"
+            )
+        return item
+
+    def _encode_batch(self, items: Sequence[Any]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _prepare(self, items: Iterable[Any]) -> list[Any]:
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise InvalidInput(
+                f"items must be a list (or other iterable) of inputs, got {type(items).__name__}; "
+                "wrap a single item in a list: encode([item])"
+            )
+        return [self._check_item(i, item) for i, item in enumerate(items)]
+
+    def encode(self, items, *, batch_size: int = 32, normalize: bool | None = None,
+               progress: bool | None = None) -> np.ndarray:
+        """Encode items into a float32 array of shape (len(items), dim)."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
+        items = self._prepare(items)
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        if not items:
+            return out
+        n_batches = -(-len(items) // batch_size)
+        show = progress if progress is not None else (None if n_batches > self.progress_min_batches
+                                                      else False)
+        with progress_bar(len(items), f"encode ({self.name})", show) as bar:
+            for start in range(0, len(items), batch_size):
+                batch = items[start:start + batch_size]
+                out[start:start + len(batch)] = self._encode_batch(batch)
+                bar.update(len(batch))
+        if normalize if normalize is not None else self.default_normalize:
+            out = l2_normalize(out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, modality={self.modality!r}, dim={self.dim})"

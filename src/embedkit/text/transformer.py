@@ -1,0 +1,317 @@
+"""Transformer sentence encoder for sentence-transformers and Hugging Face encoder folders.
+
+The pooling (mean, CLS, max, ...), the maximum sequence length and whether vectors are normalised
+come from the folder's own sentence-transformers files (``modules.json``,
+``sentence_bert_config.json``, ``1_Pooling/config.json``); a plain Hugging Face folder gets mean
+pooling. Texts longer than the model's window are never truncated silently: they are split into
+overlapping windows of tokens, each window is encoded, and the text's vector is the token-weighted
+mean of its windows. :meth:`TransformerEncoder.chunk` gives the same windows as character spans,
+which the indexer stores as separate chunks.
+
+torch and transformers are imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..encoder import BaseEncoder, progress_bar
+from ..errors import InvalidInput, ModelNotFound, require
+from ..similarity import l2_normalize
+
+__all__ = ["TransformerEncoder", "Chunk", "POOLING_MODES"]
+
+log = logging.getLogger(__name__)
+
+POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len", "lasttoken")
+_ST_POOLING_KEYS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A window of a text: ``text[start:end]`` with its index among the text's windows."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """What a sentence-transformers / Hugging Face folder says about how to embed."""
+
+    transformer_dir: Path
+    pooling: str
+    normalize: bool
+    max_length: int | None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFound(f"cannot read {path}: {exc}") from exc
+
+
+def read_folder_config(folder: Path) -> FolderConfig:
+    """Read pooling, normalisation and max length from a model folder."""
+    folder = Path(folder)
+    transformer_dir, pooling, normalize, max_length = folder, "mean", False, None
+    modules_file = folder / "modules.json"
+    if modules_file.is_file():
+        for module in _read_json(modules_file):
+            kind = str(module.get("type", ""))
+            sub = folder / module.get("path", "")
+            if kind.endswith("models.Transformer"):
+                transformer_dir = sub
+            elif kind.endswith("models.Pooling") and (sub / "config.json").is_file():
+                cfg = _read_json(sub / "config.json")
+                if cfg.get("pooling_mode"):
+                    pooling = str(cfg["pooling_mode"]).replace("mean_sqrt_len_tokens", "mean_sqrt_len")
+                else:
+                    on = [mode for key, mode in _ST_POOLING_KEYS.items() if cfg.get(key)]
+                    pooling = on[0] if on else "mean"
+            elif kind.endswith("models.Normalize"):
+                normalize = True
+    for name in ("sentence_bert_config.json", "sentence_roberta_config.json"):
+        if (transformer_dir / name).is_file():
+            max_length = _read_json(transformer_dir / name).get("max_seq_length")
+            break
+    if pooling not in POOLING_MODES:
+        raise ModelNotFound(
+            f"Invalid pooling mode {pooling!r} in {folder}. Valid pooling modes are: "
+            f"{', '.join(POOLING_MODES)}"
+        )
+    return FolderConfig(transformer_dir, pooling, normalize, max_length)
+
+
+def is_model_folder(folder: Path) -> bool:
+    """True if the folder looks like a sentence-transformers or Hugging Face model."""
+    folder = Path(folder)
+    return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
+
+
+class TransformerEncoder(BaseEncoder):
+    """Sentence embeddings from a transformer encoder folder (BERT, MiniLM, RoBERTa, XLM-R ...).
+
+    >>> enc = TransformerEncoder("path/to/all-MiniLM-L6-v2")          # doctest: +SKIP
+    >>> enc.encode(["a red car", "a blue SUV"]).shape                   # doctest: +SKIP
+    (2, 384)
+
+    Args:
+        path: the model folder.
+        name: the identity stamped into stores (defaults to the folder name).
+        pooling: override the folder's pooling mode.
+        max_length: tokens per window, special tokens included (defaults to the folder's).
+        normalize: override whether vectors are L2-normalised by default.
+        overlap: tokens shared by consecutive windows of a long text.
+        device: torch device.
+    """
+
+    modality = "text"
+
+    def __init__(self, path, *, name: str | None = None, pooling: str | None = None,
+                 max_length: int | None = None, normalize: bool | None = None,
+                 overlap: int | None = None, device: str = "cpu"):
+        self.path = Path(path)
+        if not is_model_folder(self.path):
+            raise ModelNotFound(
+                f"{self.path} is not a model folder: it has neither modules.json "
+                "(sentence-transformers) nor config.json (Hugging Face)"
+            )
+        cfg = read_folder_config(self.path)
+        self.pooling = pooling or cfg.pooling
+        if self.pooling not in POOLING_MODES:
+            raise InvalidInput(
+                f"Invalid pooling mode {self.pooling!r}. Valid pooling modes are: "
+                f"{', '.join(POOLING_MODES)}"
+            )
+        self.default_normalize = cfg.normalize if normalize is None else bool(normalize)
+        self.name = name or self.path.name
+        self.device = device
+        self._torch = require("torch", "text", "the transformer encoder")
+        transformers = require("transformers", "text", "the transformer encoder")
+        self.tokenizer = load_tokenizer(cfg.transformer_dir)
+        try:
+            self.model = transformers.AutoModel.from_pretrained(str(cfg.transformer_dir))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelNotFound(f"cannot load a transformer model from {cfg.transformer_dir}: {exc}") from exc
+        self.model.eval().to(device)
+        self._token_type = "token_type_ids" in self.model.forward.__code__.co_varnames
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 512
+        if getattr(self.model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            limit -= 2  # RoBERTa reserves the first positions for padding offsets
+        self.max_length = int(min(max_length or cfg.max_length or limit, limit))
+        self._prefix, self._suffix = special_tokens(self.tokenizer)
+        self.n_special = len(self._prefix) + len(self._suffix)
+        self.window = self.max_length - self.n_special
+        if self.window < 8:
+            raise InvalidInput(f"max_length {self.max_length} leaves too few tokens per window")
+        self.overlap = min(self.window // 2, overlap if overlap is not None else max(self.window // 8, 1))
+        self.dim = int(self.model.config.hidden_size)
+        self._pad_id = pad_id(self.tokenizer, cfg.transformer_dir)
+
+    # -- tokens and windows --------------------------------------------------------------------
+
+    def _tokenize(self, texts: list[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        return [e.ids for e in encs], [e.offsets for e in encs]
+
+    def _spans(self, n_tokens: int, window: int, overlap: int) -> list[tuple[int, int]]:
+        if n_tokens <= window:
+            return [(0, n_tokens)]
+        stride = window - overlap
+        spans, start = [], 0
+        while True:
+            end = min(start + window, n_tokens)
+            spans.append((start, end))
+            if end == n_tokens:
+                return spans
+            start += stride
+
+    def chunk(self, text: str, *, max_tokens: int | None = None, overlap: int | None = None) -> list[Chunk]:
+        """Split a text into overlapping windows of at most ``max_tokens`` tokens.
+
+        Returns character spans into ``text``; a text that fits in one window is one chunk.
+        """
+        if not isinstance(text, str):
+            raise InvalidInput(f"text must be a str, got {type(text).__name__}")
+        window = min(max_tokens or self.window, self.window)
+        overlap = min(window // 2, self.overlap if overlap is None else overlap)
+        ids, offsets = self._tokenize([text])
+        offsets = offsets[0]
+        if not offsets:
+            return [Chunk(0, 0, len(text), text)] if text.strip() else []
+        chunks = []
+        for i, (a, b) in enumerate(self._spans(len(offsets), window, overlap)):
+            start = 0 if a == 0 else offsets[a][0]
+            end = len(text) if b == len(offsets) else offsets[b - 1][1]
+            chunks.append(Chunk(i, start, end, text[start:end]))
+        return chunks
+
+    # -- encoding ------------------------------------------------------------------------------
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        """Pooled vectors for a batch of token-id lists (special tokens included)."""
+        torch = self._torch
+        width = max(len(ids) for ids in batch)
+        input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, :len(ids)] = ids
+            mask[row, :len(ids)] = 1
+        inputs = {"input_ids": torch.from_numpy(input_ids).to(self.device),
+                  "attention_mask": torch.from_numpy(mask).to(self.device)}
+        if self._token_type:
+            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+        with torch.inference_mode():
+            hidden = self.model(**inputs).last_hidden_state.float().cpu().numpy()
+        return pool(hidden, mask, self.pooling)
+
+    def encode(self, items, *, batch_size: int = 32, normalize: bool | None = None,
+               progress: bool | None = None) -> np.ndarray:
+        """Encode texts; long texts are the token-weighted mean of their windows."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
+        texts = self._prepare(items)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids, _ = self._tokenize(texts)
+        segments: list[tuple[int, list[int]]] = []  # (text index, token ids with specials)
+        for t, toks in enumerate(ids):
+            for a, b in self._spans(len(toks), self.window, self.overlap):
+                segments.append((t, self._prefix + toks[a:b] + self._suffix))
+        order = sorted(range(len(segments)), key=lambda s: len(segments[s][1]))
+        weights = np.zeros(len(texts), dtype=np.float32)
+        n_batches = -(-len(segments) // batch_size)
+        show = progress if progress is not None else (None if n_batches > self.progress_min_batches
+                                                      else False)
+        with progress_bar(len(segments), f"encode ({self.name})", show) as bar:
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                vecs = self._forward([segments[s][1] for s in idx])
+                for s, vec in zip(idx, vecs):
+                    t = segments[s][0]
+                    w = max(len(segments[s][1]) - self.n_special, 1)
+                    out[t] += w * vec
+                    weights[t] += w
+                bar.update(len(idx))
+        out /= np.maximum(weights, 1e-12)[:, None]
+        if normalize if normalize is not None else self.default_normalize:
+            out = l2_normalize(out)
+        return out
+
+
+def load_tokenizer(folder: Path):
+    """The fast tokenizer of a model folder as a ``tokenizers.Tokenizer``, without truncation or padding."""
+    tokenizers = require("tokenizers", "text", "the transformer encoder")
+    path = Path(folder) / "tokenizer.json"
+    if path.is_file():
+        try:
+            tok = tokenizers.Tokenizer.from_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception
+            raise ModelNotFound(f"cannot read the tokenizer {path}: {exc}") from exc
+    else:  # vocab.txt / sentencepiece folders: let transformers convert to a fast tokenizer
+        transformers = require("transformers", "text", "the transformer encoder")
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(str(folder)).backend_tokenizer
+        except Exception as exc:  # noqa: BLE001
+            raise ModelNotFound(f"{folder} has no usable tokenizer (tokenizer.json or vocab): {exc}") from exc
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def special_tokens(tok) -> tuple[list[int], list[int]]:
+    """The token ids the tokenizer's post-processor puts before and after a single text."""
+    bare = tok.encode("a", add_special_tokens=False).ids
+    full = tok.encode("a").ids
+    for i in range(len(full) - len(bare) + 1):
+        if full[i:i + len(bare)] == bare:
+            return full[:i], full[i + len(bare):]
+    return [], []
+
+
+def pad_id(tok, folder: Path) -> int:
+    """The padding token id: from tokenizer_config.json's pad_token, else [PAD]/<pad>, else 0."""
+    names = []
+    cfg = Path(folder) / "tokenizer_config.json"
+    if cfg.is_file():
+        value = _read_json(cfg).get("pad_token")
+        names.append(value.get("content") if isinstance(value, dict) else value)
+    for name in [*names, "[PAD]", "<pad>"]:
+        if isinstance(name, str) and tok.token_to_id(name) is not None:
+            return int(tok.token_to_id(name))
+    return 0
+
+
+def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Pool token vectors (batch, seq, dim) into one vector per row with an attention mask."""
+    m = mask[:, :, None].astype(np.float32)
+    if mode == "cls":
+        return hidden[:, 0].astype(np.float32)
+    if mode == "max":
+        return np.where(m > 0, hidden, -np.inf).max(axis=1).astype(np.float32)
+    if mode == "lasttoken":
+        last = mask.sum(1) - 1
+        return hidden[np.arange(len(hidden)), last].astype(np.float32)
+    summed = (hidden * m).sum(axis=1)
+    counts = np.maximum(m.sum(axis=1), 1e-9)
+    if mode == "mean":
+        return (summed / counts).astype(np.float32)
+    if mode == "mean_sqrt_len":
+        return (summed / np.sqrt(counts)).astype(np.float32)
+    raise InvalidInput(f"Invalid pooling mode {mode!r}. Valid pooling modes are: {', '.join(POOLING_MODES)}")
