@@ -132,14 +132,22 @@ def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revis
         raise InvalidInput(f"spec must be a str or path, got {type(spec).__name__}")
     text = "" if spec is None else os.fspath(spec).strip()
     if not text or text.lower() in _DEFAULT_ALIASES:
-        return _load_folder(default_model_path(), name=DEFAULT_MODEL, backend=backend, **options)
-    path = Path(text).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ModelNotFound(f"{path} is a file; a model is a folder")
-        return _load_folder(path.resolve(), name=options.pop("name", None), backend=backend, **options)
-    looks_local = text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep in text.replace("/", "")
-    if looks_local:
-        raise ModelNotFound(f"no model folder at {path}")
-    folder = _hub_folder(text, revision)
-    return _load_folder(folder, name=options.pop("name", text), backend=backend, **options)
+        encoder = _load_folder(default_model_path(), name=DEFAULT_MODEL, backend=backend, **options)
+        resolved = "default"
+    else:
+        path = Path(text).expanduser()
+        if path.exists():
+            if not path.is_dir():
+                raise ModelNotFound(f"{path} is a file; a model is a folder")
+            resolved = str(path.resolve())
+            encoder = _load_folder(path.resolve(), name=options.pop("name", None), backend=backend,
+                                   **options)
+        elif text.startswith((".", "/", "~")) or text.count("/") > 1:
+            raise ModelNotFound(f"no model folder at {path}")
+        else:
+            resolved = text
+            encoder = _load_folder(_hub_folder(text, revision), name=options.pop("name", text),
+                                   backend=backend, **options)
+    if getattr(encoder, "spec", None) is None:
+        encoder.spec = resolved  # how a store made with this encoder loads it again
+    return encoder

@@ -1,0 +1,234 @@
+"""CLI commands for embedding, similarity and the vector store: embed, similarity, index, search, info."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .cli import echo_json, main
+from .errors import InvalidInput, StoreNotFound
+
+MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
+
+
+def _load(model: str | None, backend: str = "torch", int8: bool = False):
+    from .models import load
+
+    options = {"quantize": "int8"} if int8 else {}
+    if int8 and backend != "onnx":
+        raise InvalidInput("--int8 needs --backend onnx")
+    return load(model, backend=backend, **options)
+
+
+def _open_store(path: str, *, model: str | None = None, need_encoder: bool = True, create: bool = False):
+    """Open a store; load its recorded model (or the given one) when text must be embedded."""
+    from .store.sqlite import VectorStore
+
+    p = Path(path)
+    if not p.exists() and not create:
+        raise StoreNotFound(f"no store at {p}; create one with: embedkit index FILES --store {p}")
+    if not need_encoder:
+        return VectorStore(p, create=False)
+    if p.exists():
+        probe = VectorStore(p, create=False)
+        spec = model or probe.model_spec
+        probe.close()
+    else:
+        spec = model
+    return VectorStore(p, encoder=_load(spec), create=create)
+
+
+def _snippet(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "…"
+
+
+def _short_source(meta: dict) -> str:
+    source = str(meta.get("source", ""))
+    try:
+        source = str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        pass
+    if "row" in meta:
+        return f"{source}#{meta['row']}"
+    if meta.get("n_chunks", 1) > 1:
+        return f"{source}@{meta.get('start')}"
+    return source
+
+
+def _parse_where(pairs: tuple[str, ...]) -> dict | None:
+    where = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--where takes FIELD=VALUE, got {pair!r}")
+        where[key] = value
+    return where or None
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
+@click.option("--model", "-m", default=None, help=MODEL_HELP + " Default: the store's, else 'default'.")
+@click.option("--chunk-tokens", default=128, show_default=True, help="Tokens per chunk of long texts.")
+@click.option("--overlap", default=16, show_default=True, help="Tokens shared by consecutive chunks.")
+@click.option("--text-field", default=None, help="Text column of jsonl/csv/tsv files.")
+@click.option("--batch-chunks", default=256, show_default=True,
+              help="Chunks embedded together before they are written.")
+@click.option("--verbose", "-v", is_flag=True, help="Print each file as it is committed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, verbose, as_json):
+    """Index files and folders (txt, md, jsonl, csv, tsv) into a store, incrementally."""
+    from .apps.indexing import index_paths
+
+    def on_file(path, status):
+        click.echo(f"{status} {path}")
+        sys.stdout.flush()
+
+    with _open_store(store, model=model, create=True) as vs:
+        report = index_paths(vs, paths, chunk_tokens=chunk_tokens, overlap=overlap,
+                             text_field=text_field, batch_chunks=batch_chunks,
+                             on_file=on_file if verbose else None)
+        total = vs.count()
+    if as_json:
+        echo_json({**report.as_dict(), "store": str(store), "total_items": total})
+    else:
+        click.echo(f"indexed into {store}: {len(report.added)} added, {len(report.updated)} updated, "
+                   f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+                   f"{len(report.skipped)} skipped; {report.items} chunks written, {total} in the store "
+                   f"({report.seconds:.1f} s)")
+        for path, reason in report.skipped:
+            click.echo(f"  skipped {path}: {reason}", err=True)
+        for warning in report.warnings:
+            click.echo(f"  warning: {warning}", err=True)
+    if report.skipped and not (report.added or report.updated or report.unchanged):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
+@click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="hybrid",
+              show_default=True)
+@click.option("-k", "k", default=5, show_default=True, help="How many results.")
+@click.option("--where", multiple=True, help="Metadata filter FIELD=VALUE (repeatable).")
+@click.option("--model", "-m", default=None, help="Override the store's model (must match it).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def search(query, store, mode, k, where, model, as_json):
+    """Search a store by meaning (vector), words (keyword, BM25) or both (hybrid)."""
+    if not query.strip():
+        raise InvalidInput("the query is empty")
+    with _open_store(store, model=model, need_encoder=mode != "keyword") as vs:
+        hits = vs.search(query, k=k, mode=mode, where=_parse_where(where))
+    if as_json:
+        echo_json([{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata} for h in hits])
+        return
+    if not hits:
+        click.echo("no results")
+        return
+    width = shutil.get_terminal_size((120, 20)).columns
+    sources = [_short_source(h.metadata) for h in hits]
+    src_w = min(max(len(s) for s in sources), 40)
+    for rank, (h, src) in enumerate(zip(hits, sources), 1):
+        src = src if len(src) <= src_w else "…" + src[-(src_w - 1):]
+        lead = f"{rank:>2}  {h.score:8.4f}  {src:<{src_w}}  "
+        click.echo(lead + _snippet(h.text, max(width - len(lead), 30)))
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Write .npy, .parquet or .jsonl (default: JSON lines on stdout).")
+@click.option("--model", "-m", default=None, help=MODEL_HELP)
+@click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)
+@click.option("--int8", is_flag=True, help="ONNX int8 quantised model (with --backend onnx).")
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--no-normalize", is_flag=True, help="Do not L2-normalise the vectors.")
+def embed(files, output, model, backend, int8, batch_size, no_normalize):
+    """Embed texts, one per line, from FILES or standard input."""
+    texts = []
+    sources = [(str(f), f.read_bytes()) for f in files] if files else [("<stdin>", sys.stdin.buffer.read())]
+    for name, data in sources:
+        try:
+            lines = data.decode("utf-8-sig").splitlines()
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{name} is not UTF-8 text (invalid byte at offset {exc.start})") from exc
+        texts.extend(line for line in lines if line.strip())
+    if not texts:
+        raise InvalidInput("no text to embed: give FILES or lines on standard input")
+    if output is not None and output.suffix.lower() not in (".npy", ".parquet", ".jsonl"):
+        raise InvalidInput(f"unsupported output {output.name}: use .npy, .parquet or .jsonl")
+    encoder = _load(model, backend, int8)
+    vectors = encoder.encode(texts, batch_size=batch_size, normalize=not no_normalize)
+    write_vectors(output, texts, vectors, encoder.name)
+    if output is not None:
+        click.echo(f"wrote {len(texts)} vectors of dimension {vectors.shape[1]} to {output}", err=True)
+
+
+def write_vectors(output: Path | None, texts: list[str], vectors: np.ndarray, model: str) -> None:
+    """Write vectors as .npy, Parquet (id, text, vector) or JSON lines (stdout when None)."""
+    suffix = output.suffix.lower() if output is not None else ".jsonl"
+    if suffix == ".npy":
+        np.save(output, vectors, allow_pickle=False)
+    elif suffix == ".parquet":
+        from .errors import require
+
+        pa = require("pyarrow", "parquet", "writing Parquet")
+        pq = require("pyarrow.parquet", "parquet", "writing Parquet")
+        table = pa.table({"id": list(range(len(texts))), "text": texts,
+                          "vector": pa.FixedSizeListArray.from_arrays(
+                              pa.array(vectors.reshape(-1), type=pa.float32()), vectors.shape[1])})
+        pq.write_table(table.replace_schema_metadata({"model": model}), output)
+    else:
+        out = open(output, "w", encoding="utf-8") if output is not None else sys.stdout
+        try:
+            for i, (t, v) in enumerate(zip(texts, vectors)):
+                out.write(json.dumps({"id": i, "text": t, "vector": [round(float(x), 7) for x in v]},
+                                     ensure_ascii=False) + "\n")
+        finally:
+            if output is not None:
+                out.close()
+
+
+@main.command()
+@click.argument("text_a")
+@click.argument("text_b")
+@click.option("--model", "-m", default=None, help=MODEL_HELP)
+@click.option("--metric", type=click.Choice(["cosine", "dot", "euclidean"]), default="cosine",
+              show_default=True)
+def similarity(text_a, text_b, model, metric):
+    """Similarity of two texts (cosine, dot or euclidean distance)."""
+    from . import similarity as sim
+
+    for name, t in (("TEXT_A", text_a), ("TEXT_B", text_b)):
+        if not t.strip():
+            raise InvalidInput(f"{name} is empty")
+    vectors = _load(model).encode([text_a, text_b], progress=False)
+    if metric == "euclidean":
+        value = float(sim.euclidean(vectors[:1], vectors[1:])[0, 0])
+    else:
+        value = float(sim.score(vectors[:1], vectors[1:], metric)[0, 0])
+    click.echo(f"{value:.4f}")
+
+
+@main.command()
+@click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info(store, as_json):
+    """Describe a store: items, model, dimension, index."""
+    with _open_store(store, need_encoder=False) as vs:
+        data = vs.info()
+        problems = vs.integrity_check()
+    data["healthy"] = not problems
+    if problems:
+        data["problems"] = problems
+    if as_json:
+        echo_json(data)
+        return
+    for key, value in data.items():
+        click.echo(f"{key:>16}: {value}")

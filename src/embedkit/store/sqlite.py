@@ -1,0 +1,760 @@
+"""VectorStore: a durable collection of (id, text, metadata, vector) in one SQLite file.
+
+SQLite (WAL journal, ``synchronous=FULL``) is the source of truth: every ``add``, ``upsert`` and
+``delete`` is one transaction, so a process killed at any moment leaves every committed item
+intact and nothing half written. FTS5 indexes the text for keyword search ranked by BM25. Vector
+search is exact (a NumPy matrix product) below ``ann_threshold`` items and approximate above it,
+through an HNSW index file beside the database (``<store>.ann``) that is only a cache: it is
+rebuilt from SQLite when missing, corrupt or built with other settings, and brought up to date from
+a change log (kept by triggers) when stale.
+
+>>> import numpy as np
+>>> store = VectorStore(":memory:", dim=2)
+>>> store.add(["a car", "a pear"], vectors=np.array([[1, 0], [0, 1]]), ids=["c", "p"])
+['c', 'p']
+>>> [h.id for h in store.search(np.array([0.9, 0.1]), k=1)]
+['c']
+>>> [h.id for h in store.search("pear", mode="keyword")]
+['p']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..encoder import progress_bar
+from ..errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt, StoreError,
+                      StoreNotFound)
+from ..similarity import METRICS, as_matrix, l2_normalize
+from .ann import AnnIndex, AnnParams
+
+__all__ = ["VectorStore", "Hit", "Record", "MODES"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("vector", "keyword", "hybrid")
+FORMAT = "embedkit-store"
+SCHEMA_VERSION = 1
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (
+    key INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    vector BLOB NOT NULL
+);
+CREATE INDEX items_source ON items (json_extract(metadata, '$.source'));
+CREATE VIRTUAL TABLE items_fts USING fts5(
+    text, content='items', content_rowid='key', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL, op INTEGER NOT NULL);
+CREATE TABLE sources (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, n_items INTEGER NOT NULL, indexed_at REAL NOT NULL
+);
+CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
+    INSERT INTO changes (key, op) VALUES (new.key, 1);
+END;
+CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+END;
+CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
+    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
+    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+    INSERT INTO changes (key, op) VALUES (new.key, 1);
+END;
+"""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the item's id, its score (higher is better), text and metadata."""
+
+    id: str
+    score: float
+    text: str
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored item as returned by :meth:`VectorStore.get`."""
+
+    id: str
+    text: str
+    metadata: dict
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers of an indexed file, to skip it when unchanged."""
+
+    source: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    n_items: int
+
+
+MAX_K = 10_000
+
+
+def _check_k(k) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 < k <= MAX_K:
+        raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    return int(k)
+
+
+def _json_path(key: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidInput(f"metadata filter keys must be non-empty strings, got {key!r}")
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _where_sql(where: Mapping | None, table: str = "items") -> tuple[str, list]:
+    """SQL conditions (parameterised) for metadata equality filters."""
+    if not where:
+        return "", []
+    if not isinstance(where, Mapping):
+        raise InvalidInput(f"where must be a dict of metadata field -> value, got {type(where).__name__}")
+    parts, params = [], []
+    for key, value in where.items():
+        path = _json_path(key)
+        if value is None:
+            parts.append(f"json_type({table}.metadata, ?) = 'null'")
+            params.append(path)
+        elif isinstance(value, (bool, int, float, str)):
+            parts.append(f"json_extract({table}.metadata, ?) = ?")
+            params.extend([path, int(value) if isinstance(value, bool) else value])
+        else:
+            raise InvalidInput(
+                f"metadata filter values must be str, int, float, bool or None; got "
+                f"{type(value).__name__} for {key!r}"
+            )
+    return " AND ".join(parts), params
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching any word of ``text``; Korean words match as prefixes.
+
+    Korean attaches particles and endings to words (자동차가, 자동차를), so a Hangul query word
+    matches every indexed word that starts with it. Other words match whole (after Porter stemming,
+    so "cars" finds "car" but "car" never finds "carrot").
+    """
+    terms = []
+    for word in _WORD.findall(text.lower()):
+        quoted = '"' + word.replace('"', '""') + '"'
+        terms.append(quoted + "*" if _HANGUL.search(word) else quoted)
+    if not terms:
+        raise InvalidInput(f"the keyword query {text!r} has no words to search for")
+    return " OR ".join(dict.fromkeys(terms))
+
+
+class VectorStore:
+    """A durable vector collection in one SQLite file, with vector, keyword and hybrid search.
+
+    Args:
+        path: the SQLite file (created when missing, unless ``create=False``), or ``":memory:"``.
+        encoder: the Encoder that makes vectors from text. The store records its ``name`` and
+            ``dim`` and refuses an encoder of another name or dimension.
+        dim: the vector dimension, for a store fed with vectors only.
+        metric: "cosine" (default; vectors are stored unit length), "dot" or "euclidean".
+        create: create the store when it does not exist.
+        ann_threshold: below this many items vector search is exact.
+        ann_params: HNSW parameters of the index file.
+    """
+
+    def __init__(self, path, *, encoder=None, dim: int | None = None, metric: str = "cosine",
+                 create: bool = True, ann_threshold: int = 20_000, ann_params: AnnParams = AnnParams()):
+        if metric not in METRICS:
+            raise InvalidInput(f"Unknown metric {metric!r}. Valid metrics are: {', '.join(METRICS)}")
+        self.path = str(path)
+        self.encoder = encoder
+        self.ann_threshold = int(ann_threshold)
+        self.ann_params = ann_params
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._ann: AnnIndex | None = None
+        self._ann_dirty = False
+        self._exact: tuple[int, np.ndarray, np.ndarray] | None = None
+        memory = self.path == ":memory:"
+        if not memory:
+            p = Path(self.path)
+            if p.is_dir():
+                raise StoreError(f"{p} is a folder; a store is a file (e.g. {p / 'store.db'})")
+            if not p.exists():
+                if not create:
+                    raise StoreNotFound(f"no store at {p}")
+                p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"{self.path} is not a readable embedkit store: {exc}") from exc
+        if not tables:
+            if not create:
+                raise StoreNotFound(f"no store at {self.path}")
+            self._create(metric, dim)
+        elif "meta" not in tables or "items" not in tables:
+            raise StoreCorrupt(f"{self.path} is an SQLite file but not an embedkit store")
+        self.meta = self._read_meta()
+        if self.meta.get("format") != FORMAT:
+            raise StoreCorrupt(f"{self.path} is not an embedkit store (format {self.meta.get('format')!r})")
+        if int(self.meta.get("schema_version", 0)) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer embedkit (schema "
+                             f"{self.meta['schema_version']}); upgrade embedkit to open it")
+        self.metric = self.meta["metric"]
+        if encoder is not None:
+            self._check_encoder(encoder)
+
+    # -- set-up --------------------------------------------------------------------------------
+
+    def _create(self, metric: str, dim: int | None) -> None:
+        meta = {"format": FORMAT, "schema_version": str(SCHEMA_VERSION), "metric": metric,
+                "created_at": str(time.time()), "embedkit_version": __version__,
+                "log_compacted_upto": "0"}
+        if self.encoder is not None:
+            dim = self.encoder.dim if dim is None else dim
+            meta["model"] = self.encoder.name
+            meta["model_spec"] = getattr(self.encoder, "spec", self.encoder.name)
+        if dim is not None:
+            meta["dim"] = str(int(dim))
+        with self._lock:
+            # executescript commits any open transaction first, so the script opens its own; the
+            # schema and the meta rows then commit together (a killed creation leaves nothing).
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
+            try:
+                self._db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _read_meta(self) -> dict:
+        try:
+            return dict(self._db.execute("SELECT key, value FROM meta"))
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorrupt(f"cannot read {self.path}: {exc}") from exc
+
+    def _set_meta(self, **values) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             [(k, str(v)) for k, v in values.items()])
+        self.meta.update({k: str(v) for k, v in values.items()})
+
+    def _check_encoder(self, encoder) -> None:
+        name, dim = self.meta.get("model"), self.meta.get("dim")
+        if name is not None and name != encoder.name:
+            raise ModelMismatch(
+                f"the store {self.path} holds vectors made by the model {name!r}; it cannot be "
+                f"searched or extended with {encoder.name!r}. Use the same model, or a new store."
+            )
+        if dim is not None and int(dim) != encoder.dim:
+            raise ModelMismatch(f"the store {self.path} holds {dim}-dimensional vectors; the encoder "
+                                f"{encoder.name!r} makes {encoder.dim}-dimensional ones")
+
+    @property
+    def dim(self) -> int | None:
+        """The vector dimension (None until the first vector is stored)."""
+        return int(self.meta["dim"]) if "dim" in self.meta else None
+
+    @property
+    def model(self) -> str | None:
+        """The name of the model that made the store's vectors, if recorded."""
+        return self.meta.get("model")
+
+    @property
+    def model_spec(self) -> str | None:
+        """The spec that loads the store's model again (``embedkit.load(store.model_spec)``)."""
+        return self.meta.get("model_spec")
+
+    @property
+    def ann_path(self) -> Path | None:
+        """The ANN index file beside the database (None for an in-memory store)."""
+        return None if self.path == ":memory:" else Path(self.path + ".ann")
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (nested calls join the outer one)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+            self._depth = 1
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self.meta = self._read_meta()
+                raise
+            finally:
+                self._depth = 0
+
+    transaction = _write
+
+    def _seq(self) -> int:
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _prepare(self, texts, ids, metadata, vectors, batch_size, progress):
+        if texts is None and vectors is None:
+            raise InvalidInput("add() needs texts, vectors, or both")
+        if texts is not None:
+            if isinstance(texts, str) or not isinstance(texts, Sequence):
+                raise InvalidInput(f"texts must be a list of str, got {type(texts).__name__}")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise InvalidInput(f"text {i} must be a str, got {type(t).__name__}")
+        n = len(texts) if texts is not None else len(vectors)
+        if ids is None:
+            ids = [uuid.uuid4().hex for _ in range(n)]
+        else:
+            if isinstance(ids, str) or len(ids) != n:
+                raise InvalidInput(f"ids must be a list with one id per item ({n}), got {ids!r:.80}")
+            for i in ids:
+                if not isinstance(i, str) or not i:
+                    raise InvalidInput(f"ids must be non-empty strings, got {i!r}")
+            if len(set(ids)) != n:
+                dup = next(i for i in ids if ids.count(i) > 1)
+                raise InvalidInput(f"the id {dup!r} is given more than once")
+        if metadata is None:
+            metas = ["{}"] * n
+        else:
+            if len(metadata) != n:
+                raise InvalidInput(f"metadata must have one dict per item ({n}), got {len(metadata)}")
+            metas = []
+            for i, m in enumerate(metadata):
+                if not isinstance(m, Mapping):
+                    raise InvalidInput(f"metadata {i} must be a dict, got {type(m).__name__}")
+                try:
+                    metas.append(json.dumps(dict(m), ensure_ascii=False, allow_nan=False))
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInput(f"metadata {i} cannot be stored as JSON: {exc}") from exc
+        if vectors is None:
+            if self.encoder is None:
+                raise InvalidInput("this store has no encoder: pass vectors=, or open it with "
+                                   "VectorStore(path, encoder=embedkit.load(...))")
+            for i, t in enumerate(texts):
+                if not t.strip():
+                    raise InvalidInput(f"text {i} is empty; there is nothing to embed")
+            vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+        vectors = as_matrix(vectors, name="vectors", dim=self.dim)
+        if len(vectors) != n:
+            raise InvalidInput(f"got {len(vectors)} vectors for {n} items")
+        if self.metric == "cosine":
+            vectors = l2_normalize(vectors)
+        return list(texts) if texts is not None else [""] * n, list(ids), metas, vectors
+
+    def add(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
+            metadata: Sequence[Mapping] | None = None, vectors=None, batch_size: int = 32,
+            progress: bool | None = None) -> list[str]:
+        """Add items in one transaction and return their ids. An id already stored is an error."""
+        return self._insert(texts, ids, metadata, vectors, batch_size, progress, replace=False)
+
+    def upsert(self, texts: Sequence[str] | None = None, *, ids: Sequence[str],
+               metadata: Sequence[Mapping] | None = None, vectors=None, batch_size: int = 32,
+               progress: bool | None = None) -> list[str]:
+        """Add items, replacing any stored items with the same ids, in one transaction."""
+        if ids is None:
+            raise InvalidInput("upsert() needs ids")
+        return self._insert(texts, ids, metadata, vectors, batch_size, progress, replace=True)
+
+    def _insert(self, texts, ids, metadata, vectors, batch_size, progress, *, replace):
+        texts, ids, metas, vectors = self._prepare(texts, ids, metadata, vectors, batch_size, progress)
+        if not ids:
+            return []
+        rows = [(i, t, m, v.tobytes()) for i, t, m, v in zip(ids, texts, metas, vectors)]
+        with self._write() as db:
+            self._stamp(vectors.shape[1])
+            if replace:
+                db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+            try:
+                db.executemany("INSERT INTO items (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
+            except sqlite3.IntegrityError as exc:
+                taken = [i for (i,) in db.execute(
+                    f"SELECT id FROM items WHERE id IN ({','.join('?' * min(len(ids), 500))})",
+                    ids[:500])]
+                raise InvalidInput(f"the id {taken[0] if taken else '?'!r} is already in the store; "
+                                   "use upsert() to replace it") from exc
+        return ids
+
+    def _stamp(self, dim: int) -> None:
+        """Record the dimension and model on the first write."""
+        values = {}
+        if "dim" not in self.meta:
+            values["dim"] = dim
+        elif int(self.meta["dim"]) != dim:
+            raise DimensionMismatch(f"vectors have dimension {dim}, the store holds {self.meta['dim']}")
+        if self.encoder is not None and "model" not in self.meta:
+            values["model"] = self.encoder.name
+            values["model_spec"] = getattr(self.encoder, "spec", self.encoder.name)
+        if values:
+            self._set_meta(**values)
+
+    def delete(self, ids: Sequence[str] | None = None, *, where: Mapping | None = None) -> int:
+        """Delete items by id or by metadata filter; return how many were deleted."""
+        if (ids is None) == (where is None):
+            raise InvalidInput("delete() needs exactly one of ids= or where=")
+        with self._write() as db:
+            if ids is not None:
+                if isinstance(ids, str):
+                    raise InvalidInput("ids must be a list of ids; wrap a single id in a list")
+                deleted = 0
+                for start in range(0, len(ids), 500):
+                    part = list(ids[start:start + 500])
+                    deleted += db.execute(
+                        f"DELETE FROM items WHERE id IN ({','.join('?' * len(part))})", part).rowcount
+                return deleted
+            cond, params = _where_sql(where)
+            return db.execute(f"DELETE FROM items WHERE {cond}", params).rowcount
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def count(self, where: Mapping | None = None) -> int:
+        """The number of items (matching ``where`` if given)."""
+        cond, params = _where_sql(where)
+        sql = "SELECT COUNT(*) FROM items" + (f" WHERE {cond}" if cond else "")
+        return int(self._query(sql, params)[0][0])
+
+    def _query(self, sql: str, params=()) -> list:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"cannot read {self.path}: {exc}") from exc
+
+    def get(self, ids: Sequence[str]) -> list[Record | None]:
+        """The stored items for ``ids``, in order; None where an id is not stored."""
+        if isinstance(ids, str):
+            raise InvalidInput("ids must be a list of ids; wrap a single id in a list")
+        found = {}
+        for start in range(0, len(ids), 500):
+            part = list(ids[start:start + 500])
+            for id_, text, meta, blob in self._query(
+                    f"SELECT id, text, metadata, vector FROM items WHERE id IN ({','.join('?' * len(part))})",
+                    part):
+                found[id_] = Record(id_, text, json.loads(meta), np.frombuffer(blob, dtype=np.float32))
+        return [found.get(i) for i in ids]
+
+    def _hits(self, scored: list[tuple[int, float]]) -> list[Hit]:
+        if not scored:
+            return []
+        keys = [k for k, _ in scored]
+        rows = {k: (i, t, m) for k, i, t, m in self._query(
+            f"SELECT key, id, text, metadata FROM items WHERE key IN ({','.join('?' * len(keys))})", keys)}
+        return [Hit(rows[k][0], float(s), rows[k][1], json.loads(rows[k][2]))
+                for k, s in scored if k in rows]
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self, query, *, k: int = 10, mode: str = "vector", where: Mapping | None = None,
+               expansion: int | None = None) -> list[Hit]:
+        """Search the store.
+
+        Args:
+            query: a text (embedded with the store's encoder for vector search), or a vector.
+            k: how many results.
+            mode: "vector", "keyword" (FTS5, BM25) or "hybrid" (reciprocal rank fusion of both).
+            where: metadata equality filters, e.g. ``{"lang": "ko"}``.
+            expansion: HNSW search breadth (more is slower and more accurate).
+        """
+        k = _check_k(k)
+        if mode not in MODES:
+            raise InvalidInput(f"Unknown search mode {mode!r}. Valid modes are: {', '.join(MODES)}")
+        if isinstance(query, str) and not query.strip():
+            raise InvalidInput("the query is empty")
+        if mode == "keyword":
+            if not isinstance(query, str):
+                raise InvalidInput("keyword search needs a text query")
+            return self._hits(self._keyword(query, k, where))
+        if mode == "vector":
+            return self._hits(self._vector(self._query_vector(query), k, where, expansion))
+        if not isinstance(query, str):
+            raise InvalidInput("hybrid search needs a text query")
+        depth = max(50, 4 * k)
+        fused: dict[int, float] = {}
+        for ranked in (self._vector(self._query_vector(query), depth, where, expansion),
+                       self._keyword(query, depth, where)):
+            for rank, (key, _) in enumerate(ranked):
+                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        return self._hits(best)
+
+    def _query_vector(self, query) -> np.ndarray:
+        if isinstance(query, str):
+            if self.encoder is None:
+                raise InvalidInput("a text query needs the store's encoder: open the store with "
+                                   f"VectorStore(path, encoder=embedkit.load({self.model_spec!r}))")
+            q = self.encoder.encode([query], progress=False)
+        else:
+            q = query
+        if self.dim is None:
+            raise StoreError("the store is empty: add items before a vector search")
+        q = as_matrix(q, name="query vector", dim=self.dim)
+        if len(q) != 1:
+            raise InvalidInput(f"search takes one query vector, got {len(q)}")
+        return l2_normalize(q)[0] if self.metric == "cosine" else q[0]
+
+    def _keyword(self, text: str, k: int, where) -> list[tuple[int, float]]:
+        cond, params = _where_sql(where)
+        sql = ("SELECT items.key, -bm25(items_fts) FROM items_fts JOIN items ON items.key = items_fts.rowid "
+               "WHERE items_fts MATCH ?" + (f" AND {cond}" if cond else "") +
+               " ORDER BY bm25(items_fts) LIMIT ?")
+        return [(int(key), float(s)) for key, s in self._query(sql, [fts_query(text), *params, k])]
+
+    def _vector(self, q: np.ndarray, k: int, where, expansion) -> list[tuple[int, float]]:
+        n = self.count()
+        if n == 0:
+            return []
+        if where:
+            cond, params = _where_sql(where)
+            if n < self.ann_threshold or self.count(where) <= self.ann_threshold:
+                rows = self._query(f"SELECT key, vector FROM items WHERE {cond}", params)
+                if not rows:
+                    return []
+                keys = np.array([r[0] for r in rows], dtype=np.int64)
+                mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                return self._exact_top(q, keys, mat, k)
+            allowed = {r[0] for r in self._query(f"SELECT key FROM items WHERE {cond}", params)}
+            fetch = 8 * k
+            while True:  # over-fetch from the ANN index until k allowed hits or all were seen
+                keys, scores = self._ann_index().search(q, min(fetch, n), expansion)
+                hits = [(int(a), float(s)) for a, s in zip(keys, scores) if int(a) in allowed]
+                if len(hits) >= k or fetch >= n:
+                    return hits[:k]
+                fetch *= 4
+        if n < self.ann_threshold:
+            _, keys, mat = self._exact_matrix()
+            return self._exact_top(q, keys, mat, k)
+        keys, scores = self._ann_index().search(q, k, expansion)
+        return [(int(a), float(s)) for a, s in zip(keys, scores)]
+
+    def _exact_top(self, q, keys, mat, k) -> list[tuple[int, float]]:
+        if self.metric == "euclidean":
+            scores = -np.sqrt(np.maximum(((mat - q) ** 2).sum(1), 0))
+        else:
+            scores = mat @ q
+        k = min(k, len(keys))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(keys) else np.arange(len(keys))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(keys[i]), float(scores[i])) for i in top]
+
+    def _snapshot(self, batch: int = 20_000) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(seq, keys, vectors) batches from one consistent read transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                seq = self._seq()
+                cur = self._db.execute("SELECT key, vector FROM items ORDER BY key")
+                while rows := cur.fetchmany(batch):
+                    keys = np.array([r[0] for r in rows], dtype=np.int64)
+                    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+                    yield seq, keys, vecs.reshape(len(rows), -1)
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"cannot read {self.path}: {exc}") from exc
+            finally:
+                self._db.execute("COMMIT")
+
+    def _exact_matrix(self) -> tuple[int, np.ndarray, np.ndarray]:
+        seq = self._seq()
+        if self._exact is None or self._exact[0] != seq:
+            parts = list(self._snapshot())
+            dim = self.dim or 0
+            keys = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+            mat = np.concatenate([p[2] for p in parts]) if parts else np.empty((0, dim), np.float32)
+            self._exact = (parts[0][0] if parts else seq, keys, mat)
+        return self._exact
+
+    # -- the ANN index ---------------------------------------------------------------------------
+
+    def _ann_index(self) -> AnnIndex:
+        """The ANN index, loaded, caught up or rebuilt so that it matches SQLite."""
+        with self._lock:
+            seq = self._seq()
+            if self._ann is None and self.ann_path is not None:
+                self._ann = AnnIndex.open(self.ann_path, self.dim, self.metric, self.ann_params)
+            if self._ann is not None and self._ann.seq != seq and not self._catch_up(self._ann):
+                self._ann = None
+            if self._ann is None:
+                self._ann = self._rebuild()
+                self._save_ann()
+            return self._ann
+
+    def _catch_up(self, index: AnnIndex) -> bool:
+        """Apply logged changes newer than the index; False when the log no longer has them."""
+        if index.seq < int(self.meta.get("log_compacted_upto", "0")) or index.seq > self._seq():
+            return False
+        last: dict[int, int] = {}
+        for key, op in self._query("SELECT key, op FROM changes WHERE seq > ? ORDER BY seq", [index.seq]):
+            last[key] = op
+        seq = self._seq()
+        index.remove(last)  # removed keys, and added keys that may have been indexed before
+        added = [key for key, op in last.items() if op == 1]
+        for start in range(0, len(added), 500):
+            part = added[start:start + 500]
+            rows = self._query(f"SELECT key, vector FROM items WHERE key IN ({','.join('?' * len(part))})",
+                               part)
+            if rows:
+                index.add(np.array([r[0] for r in rows], dtype=np.int64),
+                          np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+        index.seq = seq
+        self._ann_dirty = self._ann_dirty or bool(last)
+        return True
+
+    def _rebuild(self) -> AnnIndex:
+        log.info("building the ANN index of %s", self.path)
+        index = AnnIndex(self.dim, self.metric, self.ann_params)
+        n = self.count()
+        with progress_bar(n, "build ANN index", None if n > 50_000 else False) as bar:
+            for seq, keys, vecs in self._snapshot():
+                index.add(keys, vecs)
+                index.seq = seq
+                bar.update(len(keys))
+        if not len(index):
+            index.seq = self._seq()
+        return index
+
+    def _save_ann(self) -> None:
+        """Write the index file and drop the change-log entries it makes unnecessary."""
+        if self._ann is None or self.ann_path is None:
+            return
+        self._ann.save(self.ann_path)
+        with self._write() as db:
+            db.execute("DELETE FROM changes WHERE seq <= ?", [self._ann.seq])
+            self._set_meta(log_compacted_upto=self._ann.seq)
+        self._ann_dirty = False
+
+    def build_index(self, *, force: bool = False) -> None:
+        """Bring the ANN index file up to date now (search does it lazily otherwise).
+
+        Stores below ``ann_threshold`` are searched exactly and get no index unless ``force``.
+        """
+        n = self.count()
+        if n and self.dim and (force or n >= self.ann_threshold):
+            self._ann_index()
+            if self._ann_dirty:
+                self._save_ann()
+
+    # -- indexed sources (for incremental indexing) ------------------------------------------------
+
+    def source_state(self, source: str) -> SourceState | None:
+        """What the store remembers of an indexed file, or None."""
+        rows = self._query("SELECT source, size, mtime_ns, sha256, n_items FROM sources WHERE source = ?",
+                           [source])
+        return SourceState(*rows[0]) if rows else None
+
+    def sources(self) -> list[str]:
+        """Every indexed source, sorted."""
+        return [r[0] for r in self._query("SELECT source FROM sources ORDER BY source")]
+
+    def replace_source(self, state: SourceState, texts, *, ids, metadata, vectors) -> None:
+        """Replace all items of a source and its state in one transaction."""
+        with self._write() as db:
+            db.execute("DELETE FROM items WHERE json_extract(metadata, '$.source') = ?", [state.source])
+            if ids:
+                self.add(texts, ids=ids, metadata=metadata, vectors=vectors)
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                       [state.source, state.size, state.mtime_ns, state.sha256, len(ids), time.time()])
+
+    def touch_source(self, state: SourceState) -> None:
+        """Record a new size/mtime for a source whose content is unchanged."""
+        with self._write() as db:
+            db.execute("UPDATE sources SET size = ?, mtime_ns = ? WHERE source = ?",
+                       [state.size, state.mtime_ns, state.source])
+
+    def remove_source(self, source: str) -> int:
+        """Delete a source's items and its state; return how many items were deleted."""
+        with self._write() as db:
+            n = db.execute("DELETE FROM items WHERE json_extract(metadata, '$.source') = ?",
+                           [source]).rowcount
+            db.execute("DELETE FROM sources WHERE source = ?", [source])
+            return n
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def info(self) -> dict:
+        """A summary of the store: size, model, dimension, metric, index state."""
+        ann = self.ann_path
+        return {
+            "path": self.path, "count": self.count(), "dim": self.dim, "metric": self.metric,
+            "model": self.model, "model_spec": self.model_spec,
+            "sources": int(self._query("SELECT COUNT(*) FROM sources")[0][0]),
+            "created_at": float(self.meta.get("created_at", "nan")),
+            "embedkit_version": self.meta.get("embedkit_version"),
+            "search": "exact" if self.count() < self.ann_threshold else "ann",
+            "ann_index": str(ann) if ann is not None and ann.exists() else None,
+            "size_bytes": (Path(self.path).stat().st_size if self.path != ":memory:" else 0),
+        }
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's integrity check and the FTS index check; an empty list means healthy."""
+        problems = [r[0] for r in self._query("PRAGMA integrity_check") if r[0] != "ok"]
+        try:
+            with self._lock:
+                self._db.execute("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"full-text index: {exc}")
+        return problems
+
+    def close(self) -> None:
+        """Save a changed ANN index and close the database."""
+        with self._lock:
+            if getattr(self, "_db", None) is None:
+                return
+            try:
+                if self._ann is not None and self._ann_dirty:
+                    self._save_ann()
+            finally:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __repr__(self) -> str:
+        return f"VectorStore({self.path!r}, model={self.model!r}, dim={self.dim}, metric={self.metric!r})"
+
