@@ -5,10 +5,16 @@ come from the folder's own sentence-transformers files (``modules.json``,
 ``sentence_bert_config.json``, ``1_Pooling/config.json``); a plain Hugging Face folder gets mean
 pooling. Texts longer than the model's window are never truncated silently: they are split into
 overlapping windows of tokens, each window is encoded, and the text's vector is the token-weighted
-mean of its windows. :meth:`TransformerEncoder.chunk` gives the same windows as character spans,
-which the indexer stores as separate chunks.
+mean of its windows (or, with ``truncate=True``, only the first window is kept and a warning is
+logged). :meth:`TransformerEncoder.chunk` gives the same windows as character spans, which the
+indexer stores as separate chunks. :meth:`TransformerEncoder.encode_tokens` gives contextual
+token vectors with character offsets into each text.
 
-torch and transformers are imported only when a model is loaded.
+Tokenisation, windowing, batching and pooling live in :class:`TransformerBase`; a backend only
+implements ``_forward_hidden`` (token ids -> token vectors). :class:`TransformerEncoder` runs
+torch; :class:`embedkit.text.onnx.OnnxEncoder` runs ONNX Runtime.
+
+torch and transformers are imported only when a torch model is loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from ..encoder import BaseEncoder, progress_bar
 from ..errors import InvalidInput, ModelNotFound, require
 from ..similarity import l2_normalize
 
-__all__ = ["TransformerEncoder", "Chunk", "POOLING_MODES"]
+__all__ = ["TransformerEncoder", "TransformerBase", "TokenEmbeddings", "Chunk", "POOLING_MODES"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,19 @@ class Chunk:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True, eq=False)
+class TokenEmbeddings:
+    """Contextual vectors of one text's tokens: ``vectors[i]`` is ``tokens[i]``, which is
+    ``text[offsets[i][0]:offsets[i][1]]`` (character offsets into the original text)."""
+
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tokens)
 
 
 @dataclass(frozen=True)
@@ -103,28 +122,33 @@ def is_model_folder(folder: Path) -> bool:
     return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
 
 
-class TransformerEncoder(BaseEncoder):
-    """Sentence embeddings from a transformer encoder folder (BERT, MiniLM, RoBERTa, XLM-R ...).
+def read_model_config(transformer_dir: Path) -> dict:
+    """The Hugging Face ``config.json`` of the transformer inside a model folder."""
+    path = Path(transformer_dir) / "config.json"
+    if not path.is_file():
+        raise ModelNotFound(
+            f"{transformer_dir} has no config.json: it is not a Hugging Face transformer folder"
+        )
+    cfg = _read_json(path)
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("hidden_size"), int):
+        raise ModelNotFound(
+            f"{path} does not describe a transformer encoder (no integer 'hidden_size')"
+        )
+    return cfg
 
-    >>> enc = TransformerEncoder("path/to/all-MiniLM-L6-v2")          # doctest: +SKIP
-    >>> enc.encode(["a red car", "a blue SUV"]).shape                   # doctest: +SKIP
-    (2, 384)
 
-    Args:
-        path: the model folder.
-        name: the identity stamped into stores (defaults to the folder name).
-        pooling: override the folder's pooling mode.
-        max_length: tokens per window, special tokens included (defaults to the folder's).
-        normalize: override whether vectors are L2-normalised by default.
-        overlap: tokens shared by consecutive windows of a long text.
-        device: torch device.
+class TransformerBase(BaseEncoder):
+    """Tokenisation, windows, length-sorted batches and pooling shared by every transformer backend.
+
+    Subclasses call :meth:`_configure` in their constructor and implement
+    ``_forward_hidden(batch) -> (hidden, mask)``: token vectors (batch, width, dim) float32 for
+    rows of token ids (special tokens included), padded to the batch's longest row only.
     """
 
     modality = "text"
 
-    def __init__(self, path, *, name: str | None = None, pooling: str | None = None,
-                 max_length: int | None = None, normalize: bool | None = None,
-                 overlap: int | None = None, device: str = "cpu"):
+    def _configure(self, path, *, name: str | None, pooling: str | None, max_length: int | None,
+                   normalize: bool | None, overlap: int | None, truncate: bool) -> FolderConfig:
         self.path = Path(path)
         if not is_model_folder(self.path):
             raise ModelNotFound(
@@ -138,20 +162,21 @@ class TransformerEncoder(BaseEncoder):
                 f"Invalid pooling mode {self.pooling!r}. Valid pooling modes are: "
                 f"{', '.join(POOLING_MODES)}"
             )
+        if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
+                                       or max_length <= 0):
+            raise InvalidInput(f"max_length must be a positive integer, got {max_length!r}")
+        if overlap is not None and (not isinstance(overlap, int) or isinstance(overlap, bool)
+                                    or overlap < 0):
+            raise InvalidInput(f"overlap must be a non-negative integer, got {overlap!r}")
+        if not isinstance(truncate, bool):
+            raise InvalidInput(f"truncate must be True or False, got {truncate!r}")
         self.default_normalize = cfg.normalize if normalize is None else bool(normalize)
         self.name = name or self.path.name
-        self.device = device
-        self._torch = require("torch", "text", "the transformer encoder")
-        transformers = require("transformers", "text", "the transformer encoder")
+        self.truncate = truncate
+        self.model_config = read_model_config(cfg.transformer_dir)
         self.tokenizer = load_tokenizer(cfg.transformer_dir)
-        try:
-            self.model = transformers.AutoModel.from_pretrained(str(cfg.transformer_dir))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelNotFound(f"cannot load a transformer model from {cfg.transformer_dir}: {exc}") from exc
-        self.model.eval().to(device)
-        self._token_type = "token_type_ids" in self.model.forward.__code__.co_varnames
-        limit = getattr(self.model.config, "max_position_embeddings", None) or 512
-        if getattr(self.model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+        limit = int(self.model_config.get("max_position_embeddings") or 512)
+        if self.model_config.get("model_type", "") in ("roberta", "xlm-roberta", "camembert"):
             limit -= 2  # RoBERTa reserves the first positions for padding offsets
         self.max_length = int(min(max_length or cfg.max_length or limit, limit))
         self._prefix, self._suffix = special_tokens(self.tokenizer)
@@ -160,8 +185,9 @@ class TransformerEncoder(BaseEncoder):
         if self.window < 8:
             raise InvalidInput(f"max_length {self.max_length} leaves too few tokens per window")
         self.overlap = min(self.window // 2, overlap if overlap is not None else max(self.window // 8, 1))
-        self.dim = int(self.model.config.hidden_size)
+        self.dim = int(self.model_config["hidden_size"])
         self._pad_id = pad_id(self.tokenizer, cfg.transformer_dir)
+        return cfg
 
     # -- tokens and windows --------------------------------------------------------------------
 
@@ -180,6 +206,18 @@ class TransformerEncoder(BaseEncoder):
             if end == n_tokens:
                 return spans
             start += stride
+
+    def _text_spans(self, n_tokens: int) -> list[tuple[int, int]]:
+        """The token windows of one text: all of them, or only the first with ``truncate``."""
+        spans = self._spans(n_tokens, self.window, self.overlap)
+        return spans[:1] if self.truncate else spans
+
+    def _warn_truncated(self, lengths: list[int]) -> None:
+        cut = sum(1 for n in lengths if n > self.window)
+        if self.truncate and cut:
+            log.warning("%d of %d texts are longer than %d tokens and were truncated "
+                        "(truncate=True); pass truncate=False to encode every window",
+                        cut, len(lengths), self.window)
 
     def chunk(self, text: str, *, max_tokens: int | None = None, overlap: int | None = None) -> list[Chunk]:
         """Split a text into overlapping windows of at most ``max_tokens`` tokens.
@@ -203,49 +241,65 @@ class TransformerEncoder(BaseEncoder):
 
     # -- encoding ------------------------------------------------------------------------------
 
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
-        """Pooled vectors for a batch of token-id lists (special tokens included)."""
-        torch = self._torch
+    def _pad(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pad rows of ids to the batch's longest row (never beyond): (input_ids, attention_mask)."""
         width = max(len(ids) for ids in batch)
         input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, ids in enumerate(batch):
             input_ids[row, :len(ids)] = ids
             mask[row, :len(ids)] = 1
-        inputs = {"input_ids": torch.from_numpy(input_ids).to(self.device),
-                  "attention_mask": torch.from_numpy(mask).to(self.device)}
-        if self._token_type:
-            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
-        with torch.inference_mode():
-            hidden = self.model(**inputs).last_hidden_state.float().cpu().numpy()
+        return input_ids, mask
+
+    def _forward_hidden(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        """Pooled vectors for a batch of token-id lists (special tokens included)."""
+        hidden, mask = self._forward_hidden(batch)
         return pool(hidden, mask, self.pooling)
+
+    def _segments(self, texts: list[str]):
+        encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        ids = [e.ids for e in encs]
+        self._warn_truncated([len(t) for t in ids])
+        segments: list[tuple[int, int, int]] = []  # (text index, first token, end token)
+        for t, toks in enumerate(ids):
+            for a, b in self._text_spans(len(toks)):
+                segments.append((t, a, b))
+        return ids, encs, segments
+
+    @staticmethod
+    def _check_batch_size(batch_size) -> None:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
 
     def encode(self, items, *, batch_size: int = 32, normalize: bool | None = None,
                progress: bool | None = None) -> np.ndarray:
-        """Encode texts; long texts are the token-weighted mean of their windows."""
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
+        """Encode texts; long texts are the token-weighted mean of their windows.
+
+        An empty text is encoded as the model's special tokens alone (as sentence-transformers
+        does); control characters are dropped by the tokenizer's normaliser.
+        """
+        self._check_batch_size(batch_size)
         texts = self._prepare(items)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids, _ = self._tokenize(texts)
-        segments: list[tuple[int, list[int]]] = []  # (text index, token ids with specials)
-        for t, toks in enumerate(ids):
-            for a, b in self._spans(len(toks), self.window, self.overlap):
-                segments.append((t, self._prefix + toks[a:b] + self._suffix))
-        order = sorted(range(len(segments)), key=lambda s: len(segments[s][1]))
+        ids, _, segments = self._segments(texts)
+        rows = [self._prefix + ids[t][a:b] + self._suffix for t, a, b in segments]
+        order = sorted(range(len(rows)), key=lambda s: len(rows[s]))
         weights = np.zeros(len(texts), dtype=np.float32)
-        n_batches = -(-len(segments) // batch_size)
+        n_batches = -(-len(rows) // batch_size)
         show = progress if progress is not None else (None if n_batches > self.progress_min_batches
                                                       else False)
-        with progress_bar(len(segments), f"encode ({self.name})", show) as bar:
+        with progress_bar(len(rows), f"encode ({self.name})", show) as bar:
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
-                vecs = self._forward([segments[s][1] for s in idx])
+                vecs = self._forward([rows[s] for s in idx])
                 for s, vec in zip(idx, vecs):
                     t = segments[s][0]
-                    w = max(len(segments[s][1]) - self.n_special, 1)
+                    w = max(len(rows[s]) - self.n_special, 1)
                     out[t] += w * vec
                     weights[t] += w
                 bar.update(len(idx))
@@ -253,6 +307,107 @@ class TransformerEncoder(BaseEncoder):
         if normalize if normalize is not None else self.default_normalize:
             out = l2_normalize(out)
         return out
+
+    def encode_tokens(self, items, *, batch_size: int = 32, normalize: bool = False,
+                      progress: bool | None = None) -> list[TokenEmbeddings]:
+        """Contextual token vectors with character offsets into each text.
+
+        >>> enc = TransformerEncoder("path/to/model")                       # doctest: +SKIP
+        >>> te = enc.encode_tokens(["the river bank"])[0]                    # doctest: +SKIP
+        >>> te.tokens, te.offsets, te.vectors.shape                          # doctest: +SKIP
+        (['the', 'river', 'bank'], [(0, 3), (4, 9), (10, 14)], (3, 384))
+
+        Special tokens ([CLS], [SEP], ...) are left out. A token of a long text that falls in
+        several overlapping windows gets the mean of its vectors from those windows; with
+        ``truncate=True`` only the first window's tokens are returned. Always one
+        :class:`TokenEmbeddings` per text (with zero tokens for an empty text).
+        """
+        self._check_batch_size(batch_size)
+        texts = self._prepare(items)
+        if not texts:
+            return []
+        ids, encs, segments = self._segments(texts)
+        ends: dict[int, int] = {}  # tokens kept per text (all, unless truncated)
+        for t, _, b in segments:
+            ends[t] = max(ends.get(t, 0), b)
+        sums = [np.zeros((ends.get(t, 0), self.dim), dtype=np.float32) for t in range(len(texts))]
+        counts = [np.zeros(ends.get(t, 0), dtype=np.float32) for t in range(len(texts))]
+        rows = [self._prefix + ids[t][a:b] + self._suffix for t, a, b in segments]
+        order = sorted(range(len(rows)), key=lambda s: len(rows[s]))
+        n_batches = -(-len(rows) // batch_size)
+        show = progress if progress is not None else (None if n_batches > self.progress_min_batches
+                                                      else False)
+        p = len(self._prefix)
+        with progress_bar(len(rows), f"encode_tokens ({self.name})", show) as bar:
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                hidden, _ = self._forward_hidden([rows[s] for s in idx])
+                for s, h in zip(idx, hidden):
+                    t, a, b = segments[s]
+                    sums[t][a:b] += h[p:p + (b - a)]
+                    counts[t][a:b] += 1
+                bar.update(len(idx))
+        result = []
+        for t in range(len(texts)):
+            n = ends.get(t, 0)
+            vecs = sums[t] / np.maximum(counts[t], 1)[:, None]
+            if normalize and n:
+                vecs = l2_normalize(vecs)
+            result.append(TokenEmbeddings(tokens=list(encs[t].tokens[:n]),
+                                          offsets=[tuple(o) for o in encs[t].offsets[:n]],
+                                          vectors=vecs.astype(np.float32)))
+        return result
+
+
+class TransformerEncoder(TransformerBase):
+    """Sentence embeddings from a transformer encoder folder (BERT, MiniLM, RoBERTa, XLM-R ...), on torch.
+
+    >>> enc = TransformerEncoder("path/to/all-MiniLM-L6-v2")          # doctest: +SKIP
+    >>> enc.encode(["a red car", "a blue SUV"]).shape                   # doctest: +SKIP
+    (2, 384)
+
+    Args:
+        path: the model folder.
+        name: the identity stamped into stores (defaults to the folder name).
+        pooling: override the folder's pooling mode.
+        max_length: tokens per window, special tokens included (defaults to the folder's).
+        normalize: override whether vectors are L2-normalised by default.
+        overlap: tokens shared by consecutive windows of a long text.
+        truncate: keep only the first window of a long text (logs a warning) instead of
+            encoding every window.
+        device: torch device.
+    """
+
+    def __init__(self, path, *, name: str | None = None, pooling: str | None = None,
+                 max_length: int | None = None, normalize: bool | None = None,
+                 overlap: int | None = None, truncate: bool = False, device: str = "cpu"):
+        cfg = self._configure(path, name=name, pooling=pooling, max_length=max_length,
+                              normalize=normalize, overlap=overlap, truncate=truncate)
+        self.device = device
+        self._torch = require("torch", "text", "the transformer encoder")
+        transformers = require("transformers", "text", "the transformer encoder")
+        try:
+            self.model = transformers.AutoModel.from_pretrained(str(cfg.transformer_dir))
+        except Exception as exc:  # noqa: BLE001 - transformers/safetensors raise many types
+            raise ModelNotFound(
+                f"cannot load a transformer model from {cfg.transformer_dir}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self.model.eval().to(device)
+        import inspect
+
+        self._token_type = "token_type_ids" in inspect.signature(self.model.forward).parameters
+
+    def _forward_hidden(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        torch = self._torch
+        input_ids, mask = self._pad(batch)
+        inputs = {"input_ids": torch.from_numpy(input_ids).to(self.device),
+                  "attention_mask": torch.from_numpy(mask).to(self.device)}
+        if self._token_type:
+            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+        with torch.inference_mode():
+            hidden = self.model(**inputs).last_hidden_state.float().cpu().numpy()
+        return hidden, mask
 
 
 def load_tokenizer(folder: Path):
