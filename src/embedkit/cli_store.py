@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from .cli import echo_json, main
-from .errors import InvalidInput, StoreNotFound
+from .errors import InvalidInput, StoreCorrupt, StoreNotFound
 
 MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
 
@@ -229,6 +229,8 @@ def info(store, as_json):
         data["problems"] = problems
     if as_json:
         echo_json(data)
-        return
-    for key, value in data.items():
-        click.echo(f"{key:>16}: {value}")
+    else:
+        for key, value in data.items():
+            click.echo(f"{key:>16}: {value}")
+    if problems:
+        raise StoreCorrupt(f"{store} is damaged: {'; '.join(problems[:5])}")

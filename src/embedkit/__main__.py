@@ -1,0 +1,5 @@
+"""``python -m embedkit`` runs the CLI."""
+
+from .cli import main
+
+main()

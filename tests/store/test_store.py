@@ -1,0 +1,220 @@
+"""VectorStore: the SQLite backend's contract, search modes, durability and bad input."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from embedkit import VectorStore
+from embedkit.errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt,
+                             StoreNotFound)
+from embedkit.store.sqlite import fts_query
+from embedkit.text.hashing import HashingEncoder
+
+DOCS = {
+    "a": "The red car is parked in the garage",
+    "b": "A new SUV with four wheel drive",
+    "c": "Fresh apples and ripe bananas at the market",
+    "d": "The cars raced around the track",
+    "e": "자동차가 주차장에 있다",
+    "f": "Carrot cake with cream cheese",
+}
+
+
+@pytest.fixture
+def enc():
+    return HashingEncoder(dim=128)
+
+
+@pytest.fixture
+def store(tmp_path, enc):
+    s = VectorStore(tmp_path / "s.db", encoder=enc)
+    s.add(list(DOCS.values()), ids=list(DOCS), metadata=[{"lang": "ko" if k == "e" else "en", "n": i}
+                                                          for i, k in enumerate(DOCS)])
+    yield s
+    s.close()
+
+
+def test_add_get_count_delete_upsert(store, enc):
+    assert store.count() == 6 and len(store) == 6
+    rec_a, missing = store.get(["a", "zzz"])
+    assert missing is None and rec_a.text == DOCS["a"] and rec_a.metadata == {"lang": "en", "n": 0}
+    np.testing.assert_allclose(rec_a.vector, enc.encode([DOCS["a"]])[0], atol=1e-6)
+    with pytest.raises(InvalidInput, match="already in the store"):
+        store.add(["again"], ids=["a"])
+    assert store.count() == 6  # the failed add changed nothing
+    store.upsert(["The blue car"], ids=["a"], metadata=[{"lang": "en"}])
+    assert store.get(["a"])[0].text == "The blue car" and store.count() == 6
+    assert store.delete(["a", "b", "nope"]) == 2
+    assert store.count() == 4 and store.get(["a"]) == [None]
+    assert store.delete(where={"lang": "ko"}) == 1
+    assert store.count(where={"lang": "en"}) == 3
+
+
+def test_keyword_search_matches_words_not_substrings(store):
+    ids = {h.id for h in store.search("car", mode="keyword")}
+    assert ids == {"a", "d"}  # "cars" stems to car; "carrot" does not match
+    assert [h.id for h in store.search("자동차", mode="keyword")] == ["e"]  # Korean prefix match
+    hits = store.search("apples bananas", mode="keyword")
+    assert hits[0].id == "c" and hits[0].score > 0
+
+
+def test_fts_query_quotes_operators():
+    assert fts_query('car OR "x" NEAR(y)') == '"car" OR "or" OR "x" OR "near" OR "y"'
+    with pytest.raises(InvalidInput, match="no words"):
+        fts_query("?!")
+
+
+def test_vector_and_hybrid_search(store, enc):
+    top = store.search("red car parked", k=3)
+    assert top[0].id == "a" and top[0].score == pytest.approx(
+        float(enc.encode(["red car parked"])[0] @ enc.encode([DOCS["a"]])[0]), abs=1e-5)
+    assert [h.score for h in top] == sorted((h.score for h in top), reverse=True)
+    hybrid = store.search("car garage", mode="hybrid", k=3)
+    assert hybrid[0].id == "a"
+    by_vector = store.search(enc.encode(["fresh apples"])[0], k=1)
+    assert by_vector[0].id == "c"
+
+
+def test_metadata_filters(store):
+    assert {h.id for h in store.search("car", k=10, where={"lang": "ko"})} == {"e"}
+    assert {h.id for h in store.search("car", mode="keyword", where={"lang": "en"})} == {"a", "d"}
+    assert [h.id for h in store.search("car", mode="hybrid", where={"n": 3})] == ["d"]
+    with pytest.raises(InvalidInput):
+        store.search("car", where={"lang": ["en"]})
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"query": "", "mode": "vector"}, "empty"),
+    ({"query": "   ", "mode": "keyword"}, "empty"),
+    ({"query": "car", "mode": "fuzzy"}, "Valid modes are: vector, keyword, hybrid"),
+    ({"query": "car", "k": 0}, "k must be"),
+    ({"query": "car", "k": -3}, "k must be"),
+    ({"query": "car", "k": 10**9}, "k must be"),
+    ({"query": np.ones(7), "mode": "vector"}, "dimension 7, expected 128"),
+    ({"query": np.full(128, np.nan), "mode": "vector"}, "NaN"),
+])
+def test_bad_search_input(store, kwargs, match):
+    query = kwargs.pop("query")
+    with pytest.raises(InvalidInput, match=match):
+        store.search(query, **kwargs)
+
+
+def test_bad_add_input(tmp_path, enc):
+    s = VectorStore(tmp_path / "x.db", encoder=enc)
+    with pytest.raises(InvalidInput, match="empty"):
+        s.add(["ok", "  "])
+    with pytest.raises(InvalidInput, match="must be a str"):
+        s.add(["ok", 3])
+    with pytest.raises(InvalidInput, match="list of str"):
+        s.add("just a string")
+    with pytest.raises(DimensionMismatch):
+        s.add(["x"], vectors=np.ones((1, 5)))
+    with pytest.raises(InvalidInput, match="NaN"):
+        s.add(["x"], vectors=np.full((1, 128), np.nan))
+    with pytest.raises(InvalidInput, match="more than once"):
+        s.add(["x", "y"], ids=["same", "same"])
+    with pytest.raises(InvalidInput, match="JSON"):
+        s.add(["x"], metadata=[{"f": object()}])
+    assert s.count() == 0
+
+
+def test_store_records_its_model_and_refuses_another(tmp_path, enc):
+    path = tmp_path / "m.db"
+    VectorStore(path, encoder=enc).add(["hello world"])
+    reopened = VectorStore(path, create=False)
+    assert reopened.model == "hashing-128" and reopened.dim == 128 and reopened.model_spec == "hashing-128"
+    with pytest.raises(ModelMismatch, match="hashing-128"):
+        VectorStore(path, encoder=HashingEncoder(dim=128, name="other-model"))
+    with pytest.raises(ModelMismatch, match="128-dimensional"):
+        VectorStore(path, encoder=HashingEncoder(dim=64, name="hashing-128"))
+
+
+def test_missing_corrupt_and_foreign_files(tmp_path):
+    with pytest.raises(StoreNotFound):
+        VectorStore(tmp_path / "none.db", create=False)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreCorrupt):
+        VectorStore(junk)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreCorrupt, match="not an embedkit store"):
+        VectorStore(other)
+
+
+def _random_store(path, n=600, dim=16, threshold=100, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    s = VectorStore(path, dim=dim, ann_threshold=threshold)
+    s.add(vectors=x, ids=[f"v{i}" for i in range(n)], metadata=[{"g": i % 3} for i in range(n)])
+    return s, x
+
+
+def test_ann_search_agrees_with_exact(tmp_path):
+    s, x = _random_store(tmp_path / "ann.db")
+    rng = np.random.default_rng(1)
+    queries = rng.standard_normal((30, 16)).astype(np.float32)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    recall = []
+    for q in queries:
+        exact = {f"v{i}" for i in np.argsort(-(xn @ (q / np.linalg.norm(q))))[:10]}
+        recall.append(len(exact & {h.id for h in s.search(q, k=10)}) / 10)
+    assert np.mean(recall) >= 0.95
+    assert s.ann_path.exists()
+    filtered = s.search(queries[0], k=5, where={"g": 1})
+    assert len(filtered) == 5 and all(h.metadata["g"] == 1 for h in filtered)
+    s.close()
+
+
+def test_index_file_is_rebuilt_when_corrupt_and_caught_up_when_stale(tmp_path):
+    path = tmp_path / "ann.db"
+    s, x = _random_store(path)
+    s.search(x[0], k=1)
+    s.close()
+    ann = path.with_name("ann.db.ann")
+    # Stale: a write after the index was saved, by a store that never loads the index.
+    writer = VectorStore(path, ann_threshold=10**9)
+    writer.add(vectors=x[:1] * -1.0, ids=["new"])
+    writer.delete(["v0"])
+    writer.close()
+    s = VectorStore(path, ann_threshold=100)
+    assert s.search(-x[0], k=1)[0].id == "new"
+    assert "v0" not in {h.id for h in s.search(x[0], k=10)}
+    s.close()
+    # Corrupt: garbage in the index file is detected and the index rebuilt from SQLite.
+    ann.write_bytes(b"\x00garbage" * 1000)
+    s = VectorStore(path, ann_threshold=100)
+    assert s.search(x[5], k=1)[0].id == "v5"
+    s.close()
+    assert ann.read_bytes()[:8] != b"\x00garbage"
+    # Missing: rebuilt too.
+    ann.unlink()
+    s = VectorStore(path, ann_threshold=100)
+    assert s.search(x[7], k=1)[0].id == "v7"
+    s.close()
+
+
+def test_euclidean_and_dot_metrics(tmp_path):
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]], dtype=np.float32)
+    e = VectorStore(tmp_path / "e.db", dim=2, metric="euclidean")
+    e.add(vectors=x, ids=["o", "p", "q"])
+    hits = e.search(np.array([3.0, 3.0]), k=3)
+    assert [h.id for h in hits] == ["p", "o", "q"] and hits[0].score == pytest.approx(-1.0)
+    d = VectorStore(tmp_path / "d.db", dim=2, metric="dot")
+    d.add(vectors=x, ids=["o", "p", "q"])
+    assert d.search(np.array([1.0, 0.0]), k=1)[0].score == pytest.approx(10.0)
+    with pytest.raises(InvalidInput, match="Valid metrics"):
+        VectorStore(tmp_path / "z.db", metric="hamming")
+
+
+def test_failed_write_leaves_store_unchanged(tmp_path, enc):
+    s = VectorStore(tmp_path / "t.db", encoder=enc)
+    s.add(["one"], ids=["1"])
+    with pytest.raises(RuntimeError):
+        with s.transaction():
+            s.add(["two"], ids=["2"])
+            raise RuntimeError("boom")
+    assert s.count() == 1 and s.get(["2"]) == [None]
+    assert s.integrity_check() == []
