@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 QUANTIZE_MODES = (None, "int8")
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 #: Bumped when the export recipe changes, so old cached files are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
