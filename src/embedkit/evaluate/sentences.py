@@ -272,9 +272,9 @@ def _encode_unique(encoder, texts: list[str], batch_size: int, progress) -> tupl
 
 
 def _check_encoder(encoder) -> None:
-    if not callable(getattr(encoder, "encode", None)):
-        raise InvalidInput(f"encoder must have an encode() method (an embedkit Encoder), got "
-                           f"{type(encoder).__name__}")
+    if isinstance(encoder, (str, bytes)) or not callable(getattr(encoder, "encode", None)):
+        raise InvalidInput(f"encoder must be an embedkit Encoder with an encode() method, got "
+                           f"{type(encoder).__name__}; for a model name use embedkit.load(name)")
 
 
 def _pair_cosines(encoder, s1, s2, batch_size, progress) -> np.ndarray:
@@ -337,8 +337,9 @@ def _best_threshold(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     acc = np.r_[(n - pos) / n, (tp_c + tn_c) / n]   # first entry: predict nothing as a match
     thresholds = np.r_[np.inf, s_c]
     f1 = np.where(tp_c > 0, 2 * tp_c / (tp_c + fp_c + pos), 0.0)
-    precision = tp / np.arange(1, n + 1)
-    ap = float((precision * y).sum() / pos) if pos else 0.0
+    # average precision with tied scores grouped (as scikit-learn computes it)
+    recall_c = tp_c / pos if pos else np.zeros_like(tp_c)
+    ap = float((np.diff(np.r_[0.0, recall_c]) * (tp_c / (tp_c + fp_c))).sum()) if pos else 0.0
     i, j = int(np.argmax(acc)), int(np.argmax(f1))
     return {"accuracy": float(acc[i]), "accuracy_threshold": float(thresholds[i]),
             "f1": float(f1[j]), "f1_threshold": float(s_c[j]),
