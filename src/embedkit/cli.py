@@ -73,3 +73,4 @@ def fail(message: str, code: int = 2) -> None:
 # Command modules register on the groups above; imported last so they can import this module.
 from . import cli_store  # noqa: E402,F401
 from . import cli_sentences  # noqa: E402,F401
+from . import cli_words  # noqa: E402,F401

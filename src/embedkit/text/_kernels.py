@@ -1,0 +1,383 @@
+"""Numba kernels of the word2vec / fastText training engine (private).
+
+All arrays are float32 (weights) and int32 (word ids), C-contiguous, one row per word, so that
+a row is one cache-friendly run of ``dim`` floats. Each kernel trains one *chunk* of the corpus
+(int32 ids with sentence boundaries) and splits it into ``n_parts`` contiguous parts that run in
+parallel threads (``prange``) updating the shared weights without locks (Hogwild).
+
+Per window the work is organised as small dense products (Ji et al., 2016, "Parallelizing
+Word2Vec in Shared and Distributed Memory"):
+
+* skip-gram: the context words of one centre word form an input block (``2b x dim``); the centre
+  word and ``negative`` samples drawn once per window form the output block
+  (``(1 + negative) x dim``). Logits, gradients and updates are the three products of those blocks,
+  so each sampled output row is fetched once per window instead of once per (centre, context) pair.
+* CBOW: the mean of the context rows predicts the centre word against fresh negatives (as in
+  word2vec.c).
+* subword skip-gram (fastText): the centre word's input vector is the mean of its own row and its
+  n-gram rows; it is built once per window, the window's gradient is summed and scattered back to
+  the n-gram rows once per window.
+
+The sigmoid and the loss come from tables over [-MAX_LOGIT, MAX_LOGIT] read with linear
+interpolation (error < 1e-7; beyond the range the gradient is 0 or 1 and ``-log s(x)`` is taken
+as ``-x``): exact libm ``exp`` + ``log1p`` per logit halved the speed. The loss is the true
+negative-sampling loss ``-log s(x_pos) - sum log s(-x_neg)``, accumulated in float64 per thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+MAX_LOGIT = np.float32(8.0)
+
+_U12 = np.uint64(12)
+_U25 = np.uint64(25)
+_U27 = np.uint64(27)
+_U33 = np.uint64(33)
+_U40 = np.uint64(40)
+_MULT = np.uint64(2685821657736338717)
+_INV24 = 1.0 / 16777216.0
+
+
+@njit(inline="always")
+def _step(state):
+    """xorshift64*: returns (new state, 64 random bits)."""
+    state ^= state >> _U12
+    state ^= state << _U25
+    state ^= state >> _U27
+    return state, state * _MULT
+
+
+@njit(inline="always")
+def _uniform(bits):
+    """A float in [0, 1) from the top 24 bits."""
+    return np.float32((bits >> _U40) * _INV24)
+
+
+@njit(inline="always")
+def _below(bits, n):
+    """An int in [0, n) from the top 31 bits."""
+    return np.int64((bits >> _U33) % np.uint64(n))
+
+
+@njit(inline="always")
+def _sample(bits, alias_prob, alias_idx):
+    """One draw from the unigram^0.75 distribution by Walker's alias method."""
+    k = np.int64((bits >> _U33) % np.uint64(alias_prob.shape[0]))
+    u = np.float32((bits & np.uint64(0xFFFFFF)) * _INV24)
+    if u < alias_prob[k]:
+        return np.int32(k)
+    return alias_idx[k]
+
+
+# sigmoid and softplus tables on [-MAX_LOGIT, MAX_LOGIT], read with linear interpolation
+# (absolute error < 1e-7): libm's exp/log1p per logit cost more than the dot product itself.
+_RES = 256
+_XS = np.linspace(-float(MAX_LOGIT), float(MAX_LOGIT), int(2 * MAX_LOGIT * _RES) + 1)
+SIGMOID_TABLE = (1.0 / (1.0 + np.exp(-_XS))).astype(np.float32)
+SOFTPLUS_TABLE = np.log1p(np.exp(-_XS)).astype(np.float32)  # -log s(x)
+
+
+@njit(inline="always")
+def _grad_loss(dot, label, alpha):
+    """Gradient step (times alpha) and loss of one logistic output (label 1 or 0)."""
+    if dot >= MAX_LOGIT:
+        f = np.float32(1.0)
+        lp = np.float32(0.0)
+    elif dot <= -MAX_LOGIT:
+        f = np.float32(0.0)
+        lp = -dot
+    else:
+        t = (dot + MAX_LOGIT) * np.float32(_RES)
+        j = np.int64(t)
+        frac = t - np.float32(j)
+        f = SIGMOID_TABLE[j] + frac * (SIGMOID_TABLE[j + 1] - SIGMOID_TABLE[j])
+        lp = SOFTPLUS_TABLE[j] + frac * (SOFTPLUS_TABLE[j + 1] - SOFTPLUS_TABLE[j])
+    if label:
+        return (np.float32(1.0) - f) * alpha, lp  # -log s(x)
+    return -f * alpha, lp + dot  # -log s(-x) = x - log s(x)
+
+
+@njit(inline="always")
+def _subsample(ids, a, b, keep_prob, buf, state):
+    n = 0
+    for t in range(a, b):
+        w = ids[t]
+        p = keep_prob[w]
+        if p < np.float32(1.0):
+            state, bits = _step(state)
+            if _uniform(bits) >= p:
+                continue
+        buf[n] = w
+        n += 1
+    return n, state
+
+
+@njit(inline="always")
+def _alpha(alpha0, min_alpha, done, total):
+    progress = done / total if total > 0 else 1.0
+    if progress > 1.0:
+        progress = 1.0
+    return np.float32(alpha0 - (alpha0 - min_alpha) * progress)
+
+
+@njit(parallel=True, fastmath=True, nogil=True, cache=True)
+def train_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx, window,
+                   negative, alpha0, min_alpha, words_before, total_words, seeds, max_len,
+                   out_loss, out_pairs):
+    """Skip-gram with negative samples shared by the contexts of one window (Ji et al.)."""
+    dim = syn0.shape[1]
+    n_parts = parts.shape[0] - 1
+    base = starts[0]
+    for p in prange(n_parts):
+        state = seeds[p]
+        buf = np.empty(max_len, np.int32)
+        ctx = np.empty(2 * window, np.int32)
+        outs = np.empty(negative + 1, np.int32)
+        g = np.zeros((2 * window, negative + 1), np.float32)
+        gin = np.zeros((2 * window, dim), np.float32)
+        win = np.zeros((2 * window, dim), np.float32)
+        wout = np.zeros((negative + 1, dim), np.float32)
+        loss = 0.0
+        pairs = 0
+        for s in range(parts[p], parts[p + 1]):
+            a = starts[s]
+            b = starts[s + 1]
+            alpha = _alpha(alpha0, min_alpha, words_before + (a - base), total_words)
+            n, state = _subsample(ids, a, b, keep_prob, buf, state)
+            for i in range(n):
+                state, bits = _step(state)
+                bw = window - _below(bits, window)
+                lo = max(0, i - bw)
+                hi = min(n, i + bw + 1)
+                nc = 0
+                for j in range(lo, hi):
+                    if j != i:
+                        ctx[nc] = buf[j]
+                        nc += 1
+                if nc == 0:
+                    continue
+                centre = buf[i]
+                outs[0] = centre
+                for k in range(1, negative + 1):
+                    state, bits = _step(state)
+                    o = _sample(bits, alias_prob, alias_idx)
+                    outs[k] = -1 if o == centre else o
+                # gather the blocks into thread-local, contiguous buffers
+                for c in range(nc):
+                    src = syn0[ctx[c]]
+                    dst = win[c]
+                    for d in range(dim):
+                        dst[d] = src[d]
+                for k in range(negative + 1):
+                    o = outs[k]
+                    dst = wout[k]
+                    if o < 0:
+                        for d in range(dim):
+                            dst[d] = 0.0
+                    else:
+                        src = syn1[o]
+                        for d in range(dim):
+                            dst[d] = src[d]
+                # logits and gradients: G = W_in . W_out^T, (nc x (1 + negative))
+                for c in range(nc):
+                    x = win[c]
+                    for k in range(negative + 1):
+                        if outs[k] < 0:
+                            g[c, k] = 0.0
+                            continue
+                        y = wout[k]
+                        dot = np.float32(0.0)
+                        for d in range(dim):
+                            dot += x[d] * y[d]
+                        gk, lk = _grad_loss(dot, k == 0, alpha)
+                        g[c, k] = gk
+                        loss += lk
+                    pairs += 1
+                # input deltas G . W_out, scattered to syn0
+                for c in range(nc):
+                    acc = gin[c]
+                    for d in range(dim):
+                        acc[d] = 0.0
+                    for k in range(negative + 1):
+                        gk = g[c, k]
+                        y = wout[k]
+                        for d in range(dim):
+                            acc[d] += gk * y[d]
+                # output deltas G^T . W_in, scattered to syn1
+                for k in range(negative + 1):
+                    o = outs[k]
+                    if o < 0:
+                        continue
+                    dst = syn1[o]
+                    for c in range(nc):
+                        gk = g[c, k]
+                        x = win[c]
+                        for d in range(dim):
+                            dst[d] += gk * x[d]
+                for c in range(nc):
+                    dst = syn0[ctx[c]]
+                    acc = gin[c]
+                    for d in range(dim):
+                        dst[d] += acc[d]
+        seeds[p] = state
+        out_loss[p] = loss
+        out_pairs[p] = pairs
+
+
+@njit(parallel=True, fastmath=True, nogil=True, cache=True)
+def train_cbow(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx, window,
+               negative, alpha0, min_alpha, words_before, total_words, seeds, max_len,
+               out_loss, out_pairs):
+    """CBOW (mean of the context rows) with negative sampling, as in word2vec.c."""
+    dim = syn0.shape[1]
+    n_parts = parts.shape[0] - 1
+    base = starts[0]
+    for p in prange(n_parts):
+        state = seeds[p]
+        buf = np.empty(max_len, np.int32)
+        h = np.zeros(dim, np.float32)
+        e = np.zeros(dim, np.float32)
+        loss = 0.0
+        pairs = 0
+        for s in range(parts[p], parts[p + 1]):
+            a = starts[s]
+            b = starts[s + 1]
+            alpha = _alpha(alpha0, min_alpha, words_before + (a - base), total_words)
+            n, state = _subsample(ids, a, b, keep_prob, buf, state)
+            for i in range(n):
+                state, bits = _step(state)
+                bw = window - _below(bits, window)
+                lo = max(0, i - bw)
+                hi = min(n, i + bw + 1)
+                if hi - lo <= 1:
+                    continue
+                for d in range(dim):
+                    h[d] = 0.0
+                    e[d] = 0.0
+                for j in range(lo, hi):
+                    if j != i:
+                        row = buf[j]
+                        for d in range(dim):
+                            h[d] += syn0[row, d]
+                inv = np.float32(1.0) / np.float32(hi - lo - 1)
+                for d in range(dim):
+                    h[d] *= inv
+                centre = buf[i]
+                for k in range(negative + 1):
+                    if k == 0:
+                        o = centre
+                    else:
+                        state, bits = _step(state)
+                        o = _sample(bits, alias_prob, alias_idx)
+                        if o == centre:
+                            continue
+                    dot = np.float32(0.0)
+                    for d in range(dim):
+                        dot += h[d] * syn1[o, d]
+                    gk, lk = _grad_loss(dot, k == 0, alpha)
+                    loss += lk
+                    for d in range(dim):
+                        e[d] += gk * syn1[o, d]
+                        syn1[o, d] += gk * h[d]
+                pairs += 1
+                for j in range(lo, hi):
+                    if j != i:
+                        row = buf[j]
+                        for d in range(dim):
+                            syn0[row, d] += e[d]
+        seeds[p] = state
+        out_loss[p] = loss
+        out_pairs[p] = pairs
+
+
+@njit(parallel=True, fastmath=True, nogil=True, cache=True)
+def train_subword_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx,
+                           window, negative, alpha0, min_alpha, words_before, total_words, seeds,
+                           max_len, sub_offsets, sub_ids, out_loss, out_pairs):
+    """fastText skip-gram: the centre word's input is the mean of its word and n-gram rows."""
+    dim = syn0.shape[1]
+    n_parts = parts.shape[0] - 1
+    base = starts[0]
+    for p in prange(n_parts):
+        state = seeds[p]
+        buf = np.empty(max_len, np.int32)
+        h = np.zeros(dim, np.float32)
+        e = np.zeros(dim, np.float32)
+        loss = 0.0
+        pairs = 0
+        for s in range(parts[p], parts[p + 1]):
+            a = starts[s]
+            b = starts[s + 1]
+            alpha = _alpha(alpha0, min_alpha, words_before + (a - base), total_words)
+            n, state = _subsample(ids, a, b, keep_prob, buf, state)
+            for i in range(n):
+                state, bits = _step(state)
+                bw = window - _below(bits, window)
+                lo = max(0, i - bw)
+                hi = min(n, i + bw + 1)
+                if hi - lo <= 1:
+                    continue
+                centre = buf[i]
+                s0 = sub_offsets[centre]
+                s1 = sub_offsets[centre + 1]
+                for d in range(dim):
+                    h[d] = 0.0
+                    e[d] = 0.0
+                for q in range(s0, s1):
+                    row = sub_ids[q]
+                    for d in range(dim):
+                        h[d] += syn0[row, d]
+                inv = np.float32(1.0) / np.float32(s1 - s0)
+                for d in range(dim):
+                    h[d] *= inv
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    target = buf[j]
+                    for k in range(negative + 1):
+                        if k == 0:
+                            o = target
+                        else:
+                            state, bits = _step(state)
+                            o = _sample(bits, alias_prob, alias_idx)
+                            if o == target:
+                                continue
+                        dot = np.float32(0.0)
+                        for d in range(dim):
+                            dot += h[d] * syn1[o, d]
+                        gk, lk = _grad_loss(dot, k == 0, alpha)
+                        loss += lk
+                        for d in range(dim):
+                            e[d] += gk * syn1[o, d]
+                            syn1[o, d] += gk * h[d]
+                    pairs += 1
+                for d in range(dim):
+                    e[d] *= inv
+                for q in range(s0, s1):
+                    row = sub_ids[q]
+                    for d in range(dim):
+                        syn0[row, d] += e[d]
+        seeds[p] = state
+        out_loss[p] = loss
+        out_pairs[p] = pairs
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def compose(syn0, sub_offsets, sub_ids, out):
+    """out[w] = mean of syn0 rows sub_ids[sub_offsets[w]:sub_offsets[w + 1]]."""
+    dim = syn0.shape[1]
+    for w in prange(out.shape[0]):
+        s0 = sub_offsets[w]
+        s1 = sub_offsets[w + 1]
+        for d in range(dim):
+            out[w, d] = 0.0
+        for q in range(s0, s1):
+            row = sub_ids[q]
+            for d in range(dim):
+                out[w, d] += syn0[row, d]
+        if s1 > s0:
+            inv = np.float32(1.0) / np.float32(s1 - s0)
+            for d in range(dim):
+                out[w, d] *= inv

@@ -1,0 +1,257 @@
+"""Read and write word vectors in the standard exchange formats.
+
+* ``word2vec``: text; a header line ``<count> <dim>``, then ``word v1 ... vd`` per line.
+  fastText's ``.vec`` files are the same format (``format="fasttext"`` is an alias).
+* ``word2vec-binary``: the header line, then per word ``word<space>`` + dim little-endian
+  float32 (+ an optional newline), as word2vec.c's ``-binary 1``.
+* ``glove``: text like word2vec but without the header.
+
+``format="auto"`` picks binary for ``.bin`` files, word2vec when the first line is two integers,
+and GloVe otherwise. ``.gz``/``.xz``/``.bz2`` files are decompressed on the fly.
+A truncated or malformed file raises :class:`~embedkit.errors.InvalidInput` naming the file and
+the line (or vector) at fault.
+
+>>> from embedkit.text.formats import read_vectors, write_vectors     # doctest: +SKIP
+>>> wv = read_vectors("glove.6B.100d.txt")                             # doctest: +SKIP
+>>> write_vectors(wv, "vectors.bin", format="word2vec-binary")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInput
+
+__all__ = ["read_vectors", "write_vectors", "FORMATS"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("auto", "word2vec", "fasttext", "word2vec-binary", "glove")
+
+
+def _open(path: Path, mode: str, *, like: Path | None = None):
+    """Open ``path``, decompressing by the suffix of ``like`` (default: ``path``)."""
+    import bz2
+    import gzip
+    import lzma
+
+    suffix = (like or path).suffix.lower()
+    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(suffix, open)
+    return opener(path, mode)
+
+
+def _check_format(fmt: str, allowed) -> str:
+    if fmt not in allowed:
+        raise InvalidInput(f"Invalid vectors format: {fmt!r}. Valid formats are: {', '.join(allowed)}")
+    return fmt
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".xz", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _header(line: bytes) -> tuple[int, int] | None:
+    parts = line.split()
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return int(parts[0]), int(parts[1])
+    return None
+
+
+def read_vectors(path: str | os.PathLike, *, format: str = "auto", limit: int | None = None,
+                 name: str | None = None):
+    """Read a word2vec (text or binary), fastText ``.vec`` or GloVe file into WordVectors.
+
+    Args:
+        path: the file.
+        format: ``"auto"``, ``"word2vec"``, ``"fasttext"``, ``"word2vec-binary"`` or ``"glove"``.
+        limit: read only the first ``limit`` vectors.
+        name: the model name (default: the file name without its extension).
+    """
+    from .word_vectors import WordVectors
+
+    _check_format(format, FORMATS)
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"No such vectors file: {path}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInput(f"limit must be a positive int or None, got {limit!r}")
+    try:
+        with _open(path, "rb") as fh:
+            first = fh.readline()
+            if format == "auto":
+                base = path.name.lower()
+                for suffix in (".gz", ".xz", ".bz2"):
+                    base = base.removesuffix(suffix)
+                if base.endswith(".bin"):
+                    format = "word2vec-binary"
+                elif _header(first) is not None:
+                    format = "word2vec"
+                else:
+                    format = "glove"
+            if format == "word2vec-binary":
+                words, vectors = _read_binary(path, fh, first, limit)
+            else:
+                words, vectors = _read_text(path, fh, first, limit, header=format != "glove")
+    except (OSError, EOFError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise InvalidInput(f"No such vectors file: {path}") from exc
+        raise InvalidInput(f"Cannot read the vectors file {path}: {exc}") from exc
+    log.info("read %d vectors of dimension %d from %s (%s)", len(words), vectors.shape[1], path, format)
+    return WordVectors(words, vectors, name=name or _stem(path), config={"source": str(path),
+                                                                         "source_format": format})
+
+
+def _decode(path: Path, raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}, {where}: the word is not valid UTF-8 ({exc.reason}); is this "
+                           "the right format?") from exc
+
+
+def _read_text(path: Path, fh, first: bytes, limit, *, header: bool):
+    lines = iter(fh)
+    count = dim = None
+    lineno = 1
+    pending: bytes | None = first
+    if header:
+        hd = _header(first)
+        if hd is None:
+            raise InvalidInput(f"{path}, line 1: expected a word2vec header '<count> <dim>', got "
+                               f"{first[:80]!r}; for GloVe files (no header) use format='glove'")
+        count, dim = hd
+        if dim < 1:
+            raise InvalidInput(f"{path}, line 1: the dimension must be positive, got {dim}")
+        pending = None
+    words: list[str] = []
+    rows: list[np.ndarray] = []
+    seen: set[str] = set()
+    want = count if limit is None else (limit if count is None else min(count, limit))
+    while want is None or len(words) < want:
+        if pending is not None:
+            raw, pending = pending, None
+        else:
+            raw = next(lines, None)
+            lineno += 1
+            if raw is None:
+                break
+        stripped = raw.rstrip(b"\r\n")
+        if not stripped.strip():
+            if count is not None:
+                raise InvalidInput(f"{path}, line {lineno}: empty line where vector {len(words) + 1} "
+                                   f"of {count} was expected")
+            continue
+        parts = stripped.rstrip().split(b" ")
+        if dim is None:
+            dim = len(parts) - 1
+            if dim < 1:
+                raise InvalidInput(f"{path}, line {lineno}: expected a word and its numbers, got "
+                                   f"{stripped[:80]!r}")
+        if len(parts) != dim + 1:
+            # words with spaces (rare) are joined; anything else is malformed
+            if len(parts) > dim + 1:
+                parts = [b" ".join(parts[: len(parts) - dim])] + parts[len(parts) - dim:]
+            else:
+                raise InvalidInput(f"{path}, line {lineno}: expected a word and {dim} numbers, found "
+                                   f"{len(parts) - 1} numbers (truncated or malformed file?)")
+        word = _decode(path, parts[0], f"line {lineno}")
+        try:
+            vec = np.array(parts[1:], dtype=np.float32)
+        except ValueError:
+            bad = next(p for p in parts[1:] if not _is_float(p))
+            raise InvalidInput(f"{path}, line {lineno}: {bad[:40]!r} is not a number") from None
+        if word in seen:
+            raise InvalidInput(f"{path}, line {lineno}: the word {word!r} appears twice")
+        seen.add(word)
+        words.append(word)
+        rows.append(vec)
+    if count is not None and len(words) < want:
+        raise InvalidInput(f"{path} is truncated: the header announces {count} vectors but the file "
+                           f"ends after {len(words)} (line {lineno})")
+    if not words:
+        raise InvalidInput(f"{path} contains no vectors")
+    return words, np.vstack(rows).astype(np.float32, copy=False)
+
+
+def _is_float(b: bytes) -> bool:
+    try:
+        float(b)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_binary(path: Path, fh, first: bytes, limit):
+    hd = _header(first)
+    if hd is None:
+        raise InvalidInput(f"{path}, line 1: expected a word2vec binary header '<count> <dim>', got "
+                           f"{first[:80]!r}")
+    count, dim = hd
+    want = count if limit is None else min(count, limit)
+    words: list[str] = []
+    vectors = np.empty((want, dim), dtype=np.float32)
+    nbytes = 4 * dim
+    reader = fh
+    for i in range(want):
+        raw = bytearray()
+        while True:
+            ch = reader.read(1)
+            if not ch:
+                raise InvalidInput(f"{path} is truncated: the header announces {count} vectors but "
+                                   f"the file ends inside vector {i + 1}")
+            if ch == b" ":
+                break
+            if ch != b"\n" or raw:
+                raw += ch
+            if len(raw) > 10_000:
+                raise InvalidInput(f"{path}, vector {i + 1}: no space after the word within 10000 "
+                                   "bytes; is this a word2vec binary file?")
+        data = reader.read(nbytes)
+        if len(data) < nbytes:
+            raise InvalidInput(f"{path} is truncated: vector {i + 1} of {count} has {len(data)} of "
+                               f"{nbytes} bytes")
+        words.append(_decode(path, bytes(raw), f"vector {i + 1}"))
+        vectors[i] = np.frombuffer(data, dtype="<f4")
+    if len(set(words)) != len(words):
+        raise InvalidInput(f"{path}: a word appears twice")
+    return words, vectors
+
+
+def write_vectors(wv, path: str | os.PathLike, *, format: str = "word2vec") -> Path:
+    """Write ``wv`` as ``word2vec`` / ``fasttext`` text, ``word2vec-binary`` or ``glove`` text."""
+    _check_format(format, FORMATS[1:])
+    path = Path(path)
+    if any(any(c.isspace() for c in w) for w in wv.index_to_key):
+        bad = next(w for w in wv.index_to_key if any(c.isspace() for c in w))
+        raise InvalidInput(f"the word {bad!r} contains whitespace, which these formats cannot store")
+    vectors = np.asarray(wv.vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    tmp = path.with_name(path.name + ".tmp")
+    with _open(tmp, "wb", like=path) as fh:
+        if format != "glove":
+            fh.write(f"{n} {dim}\n".encode())
+        if format == "word2vec-binary":
+            for w, v in zip(wv.index_to_key, vectors):
+                fh.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
+        else:
+            buf = io.StringIO()
+            for i, w in enumerate(wv.index_to_key):
+                buf.write(w)
+                buf.write(" ")
+                buf.write(" ".join(f"{x:.6g}" for x in vectors[i].tolist()))
+                buf.write("\n")
+                if i % 10_000 == 9_999:
+                    fh.write(buf.getvalue().encode("utf-8"))
+                    buf = io.StringIO()
+            fh.write(buf.getvalue().encode("utf-8"))
+    os.replace(tmp, path)
+    return path

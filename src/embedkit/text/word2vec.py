@@ -1,0 +1,607 @@
+"""Word2Vec (CBOW / skip-gram) and FastText (subword skip-gram) trainers on our own numba engine.
+
+>>> from embedkit.text.word2vec import Word2Vec
+>>> corpus = [["the", "cat", "sat"], ["the", "dog", "sat"]] * 50
+>>> model = Word2Vec(vector_size=16, min_count=1, epochs=2, workers=1, seed=1).fit(corpus)
+>>> model.wv_.dim
+16
+>>> len(model.loss_history_)
+2
+
+A corpus is a text file (one sentence per line; ``.gz``, ``.xz`` and ``.bz2`` are read
+transparently), a folder of such files (read in name order, hidden files skipped), or an
+iterable of token lists (which must be re-iterable: a list, or an object whose ``__iter__`` starts
+over). Files are streamed: memory grows with the vocabulary, not with the corpus. Each epoch the
+text is tokenised and encoded to int32 ids chunk by chunk in a background thread while the numba
+kernels train on the previous chunk.
+
+Text that is not valid UTF-8 is decoded with ``errors="replace"`` (U+FFFD) and a
+:class:`UnicodeWarning` names the file and the first bad line.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+import lzma
+import math
+import os
+import queue
+import threading
+import time
+import warnings
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInput, NotFitted, require
+
+__all__ = ["Word2Vec", "FastText", "iter_sentences", "ngrams", "ngram_buckets"]
+
+log = logging.getLogger(__name__)
+
+#: Sentences longer than this are cut into pieces of this many tokens (as gensim and word2vec.c).
+MAX_SENTENCE_LENGTH = 10_000
+#: Words per training chunk and worker: the unit of streaming encoding and of parallel work.
+CHUNK_WORDS_PER_WORKER = 1 << 18
+_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".lzma": lzma.open, ".bz2": bz2.open}
+
+
+# --------------------------------------------------------------------------------------- corpus
+def _open_binary(path: Path):
+    return _OPENERS.get(path.suffix.lower(), open)(path, "rb")
+
+
+def _corpus_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not files:
+            raise InvalidInput(f"The corpus folder {path} contains no files")
+        return files
+    if path.is_file():
+        return [path]
+    raise InvalidInput(f"The corpus {str(path)!r} does not exist: pass a text file, a folder of "
+                       "text files, or an iterable of token lists")
+
+
+def _iter_file_lines(path: Path) -> Iterator[str]:
+    warned = False
+    try:
+        with _open_binary(path) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    if not warned:
+                        warnings.warn(f"{path}: line {lineno} is not valid UTF-8; undecodable bytes "
+                                      "are replaced with U+FFFD (reported once per file)",
+                                      UnicodeWarning, stacklevel=2)
+                        warned = True
+                    yield raw.decode("utf-8", errors="replace")
+    except (lzma.LZMAError, EOFError, gzip.BadGzipFile, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise InvalidInput(f"Cannot read the corpus file {path}: {exc}") from exc
+
+
+def iter_sentences(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[str]]:
+    """Yield the token lists of a corpus (file, folder, or iterable of token lists)."""
+    if isinstance(corpus, (str, os.PathLike)):
+        for path in _corpus_files(Path(corpus)):
+            for line in _iter_file_lines(path):
+                tokens = tokenizer(line)
+                for start in range(0, len(tokens), MAX_SENTENCE_LENGTH):
+                    yield tokens[start:start + MAX_SENTENCE_LENGTH]
+        return
+    if isinstance(corpus, (bytes, dict)) or not isinstance(corpus, Iterable):
+        raise InvalidInput(
+            "The corpus must be a path to a text file or folder, or an iterable of token lists; "
+            f"got {type(corpus).__name__}"
+        )
+    for i, sentence in enumerate(corpus):
+        if isinstance(sentence, str):
+            raise InvalidInput(
+                f"corpus item {i} is a str; an iterable corpus must yield lists of tokens "
+                "(e.g. [['the', 'cat'], ...]). To train on raw text, pass a file path"
+            )
+        tokens = list(sentence)
+        for start in range(0, len(tokens), MAX_SENTENCE_LENGTH):
+            yield tokens[start:start + MAX_SENTENCE_LENGTH]
+
+
+def _check_reiterable(corpus) -> None:
+    if isinstance(corpus, Iterator):
+        raise InvalidInput(
+            "The corpus is a one-shot iterator (e.g. a generator); training reads it once per "
+            "epoch plus once for the vocabulary. Pass a list, a file path, or an object whose "
+            "__iter__ starts over"
+        )
+
+
+# ------------------------------------------------------------------------------------- subwords
+def ngrams(word: str, min_n: int, max_n: int, *, korean_jamo: bool = False) -> list[str]:
+    """The character n-grams of ``<word>`` (fastText), over jamo when ``korean_jamo``.
+
+    >>> ngrams("cat", 3, 4)
+    ['<ca', 'cat', 'at>', '<cat', 'cat>']
+    """
+    if korean_jamo:
+        from .korean import to_jamo
+
+        word = to_jamo(word)
+    w = f"<{word}>"
+    out = []
+    for n in range(min_n, max_n + 1):
+        if n >= len(w):
+            break
+        out.extend(w[i:i + n] for i in range(len(w) - n + 1))
+    return out
+
+
+def ngram_buckets(word: str, min_n: int, max_n: int, buckets: int, *,
+                  korean_jamo: bool = False) -> list[int]:
+    """Hash the n-grams of ``word`` into ``buckets`` rows (CRC-32 of the UTF-8 bytes)."""
+    return [zlib.crc32(g.encode("utf-8")) % buckets
+            for g in ngrams(word, min_n, max_n, korean_jamo=korean_jamo)]
+
+
+# -------------------------------------------------------------------------------------- helpers
+def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias tables for sampling index i with probability weights[i] / sum."""
+    n = len(weights)
+    prob = weights.astype(np.float64) * n / weights.sum()
+    alias = np.arange(n, dtype=np.int32)
+    small = [i for i in range(n) if prob[i] < 1.0]
+    large = [i for i in range(n) if prob[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        alias[s] = g
+        prob[g] -= 1.0 - prob[s]
+        (small if prob[g] < 1.0 else large).append(g)
+    for i in small + large:
+        prob[i] = 1.0
+    return prob.astype(np.float32), alias
+
+
+def _check_int(name, value, low, cls_name, high=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
+            high is not None and value > high):
+        rng = f"an int in the range [{low}, {high}]" if high is not None else f"an int >= {low}"
+        raise InvalidInput(f"The '{name}' parameter of {cls_name} must be {rng}. Got {value!r} instead.")
+
+
+def _check_float(name, value, low, cls_name, *, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(
+            value) or value < low or (low_open and value == low):
+        op = ">" if low_open else ">="
+        raise InvalidInput(f"The '{name}' parameter of {cls_name} must be a float {op} {low}. "
+                           f"Got {value!r} instead.")
+
+
+class _Chunk:
+    __slots__ = ("ids", "starts", "raw_words")
+
+    def __init__(self, ids, starts, raw_words):
+        self.ids, self.starts, self.raw_words = ids, starts, raw_words
+
+
+def _prefetch(gen: Iterator, depth: int = 2) -> Iterator:
+    """Run a generator in a background thread, ``depth`` items ahead."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in gen:
+                if stop.is_set():
+                    return
+                q.put(item)
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=work, daemon=True, name="embedkit-w2v-reader")
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+# -------------------------------------------------------------------------------------- trainer
+class Word2Vec:
+    """Train word vectors with CBOW or skip-gram and negative sampling.
+
+    The constructor only stores the configuration; :meth:`fit` does the work and sets ``wv_``
+    (a :class:`~embedkit.text.word_vectors.WordVectors`), ``loss_history_`` (the true mean
+    negative-sampling loss of each epoch, per positive pair), ``words_per_second_``,
+    ``corpus_words_`` (tokens per epoch, before ``min_count``) and ``training_time_``.
+
+    >>> corpus = [["king", "queen", "royal"], ["cat", "dog", "pet"]] * 200
+    >>> model = Word2Vec(vector_size=20, min_count=1, epochs=3, seed=0, workers=1).fit(corpus)
+    >>> model.wv_.most_similar("king", topn=1)[0][0] in {"queen", "royal"}
+    True
+
+    Args:
+        architecture: ``"skipgram"`` or ``"cbow"``.
+        vector_size: dimension of the vectors.
+        window: maximum distance between a word and its context (a random window of 1..window
+            is used per word, as word2vec.c does).
+        negative: negative samples per positive (drawn from unigram^0.75).
+        min_count: ignore words with fewer occurrences.
+        max_vocab_size: keep at most this many most frequent words (None: no limit).
+        sample: subsampling threshold for frequent words (0 disables it).
+        epochs: passes over the corpus.
+        learning_rate, min_learning_rate: linear decay from the first to the second.
+        workers: training threads (None: all CPUs). Results are deterministic for a ``seed``
+            only with ``workers=1``.
+        seed: random seed (initial vectors, subsampling, windows, negatives).
+        tokenizer: ``"english"`` (lower-case letter/digit runs), ``"whitespace"``, ``"korean"``
+            (kiwipiepy morphemes) or a callable; used for file corpora only.
+        progress: show a progress bar (None: on a terminal), or a callable
+            ``progress(words_done, words_total, loss, words_per_second)``.
+    """
+
+    _architectures = ("skipgram", "cbow")
+
+    def __init__(self, *, architecture: str = "skipgram", vector_size: int = 100, window: int = 5,
+                 negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
+                 sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
+                 min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
+                 tokenizer="english", progress=None):
+        self.architecture = architecture
+        self.vector_size = vector_size
+        self.window = window
+        self.negative = negative
+        self.min_count = min_count
+        self.max_vocab_size = max_vocab_size
+        self.sample = sample
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.min_learning_rate = min_learning_rate
+        self.workers = workers
+        self.seed = seed
+        self.tokenizer = tokenizer
+        self.progress = progress
+
+    # ----------------------------------------------------------------------------- config
+    def get_params(self) -> dict:
+        """The constructor arguments (the saved configuration)."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def _validate(self) -> None:
+        cls = type(self).__name__
+        if self.architecture not in self._architectures:
+            raise InvalidInput(
+                f"The 'architecture' parameter of {cls} must be one of "
+                f"{', '.join(map(repr, self._architectures))}. Got {self.architecture!r} instead.")
+        _check_int("vector_size", self.vector_size, 1, cls, 10_000)
+        _check_int("window", self.window, 1, cls, 1000)
+        _check_int("negative", self.negative, 1, cls, 1000)
+        _check_int("min_count", self.min_count, 1, cls)
+        if self.max_vocab_size is not None:
+            _check_int("max_vocab_size", self.max_vocab_size, 1, cls)
+        _check_float("sample", self.sample, 0.0, cls)
+        _check_int("epochs", self.epochs, 1, cls)
+        _check_float("learning_rate", self.learning_rate, 0.0, cls, low_open=True)
+        _check_float("min_learning_rate", self.min_learning_rate, 0.0, cls)
+        if self.min_learning_rate > self.learning_rate:
+            raise InvalidInput(f"The 'min_learning_rate' parameter of {cls} ({self.min_learning_rate}) "
+                               f"must not exceed 'learning_rate' ({self.learning_rate}).")
+        if self.workers is not None:
+            _check_int("workers", self.workers, 1, cls, 1024)
+        _check_int("seed", self.seed, 0, cls, 2**63 - 1)
+        if not (self.progress is None or isinstance(self.progress, bool) or callable(self.progress)):
+            raise InvalidInput(f"The 'progress' parameter of {cls} must be None, a bool or a callable. "
+                               f"Got {self.progress!r} instead.")
+
+    # ------------------------------------------------------------------------------ vocab
+    def _tokenizer(self):
+        from .tokenize import get_tokenizer
+
+        return get_tokenizer(self.tokenizer)
+
+    def _scan(self, corpus, tokenizer) -> tuple[list[str], np.ndarray, int, int]:
+        counts: Counter = Counter()
+        total = 0
+        sentences = 0
+        for tokens in iter_sentences(corpus, tokenizer):
+            counts.update(tokens)
+            total += len(tokens)
+            sentences += 1
+        if total == 0:
+            raise InvalidInput("The corpus is empty: it has no tokens to learn from")
+        items = [(w, c) for w, c in counts.items() if c >= self.min_count]
+        if not items:
+            top = counts.most_common(1)[0]
+            raise InvalidInput(
+                f"No word occurs at least min_count={self.min_count} times in the corpus "
+                f"({total} tokens, {len(counts)} distinct; the most frequent, {top[0]!r}, occurs "
+                f"{top[1]} times). Lower min_count or give a larger corpus")
+        items.sort(key=lambda wc: (-wc[1], wc[0]))
+        if self.max_vocab_size is not None:
+            items = items[:self.max_vocab_size]
+        words = [w for w, _ in items]
+        freq = np.array([c for _, c in items], dtype=np.int64)
+        return words, freq, total, sentences
+
+    def _keep_prob(self, freq: np.ndarray) -> np.ndarray:
+        if self.sample <= 0:
+            return np.ones(len(freq), dtype=np.float32)
+        threshold = self.sample * freq.sum()
+        f = freq.astype(np.float64)
+        keep = (np.sqrt(f / threshold) + 1.0) * threshold / f  # word2vec.c
+        return np.minimum(keep, 1.0).astype(np.float32)
+
+    # ------------------------------------------------------------------------------ training
+    def _chunks(self, corpus, tokenizer, index: dict, chunk_words: int) -> Iterator[_Chunk]:
+        get = index.get
+        flat: list[str] = []
+        lengths: list[int] = []
+
+        def encode():
+            ids = np.fromiter(map(get, flat, repeat(-1, len(flat))), dtype=np.int32, count=len(flat))
+            bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=bounds[1:])
+            keep = ids >= 0
+            kept = np.zeros(len(ids) + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept[1:])
+            return _Chunk(np.ascontiguousarray(ids[keep]), kept[bounds], len(flat))
+
+        for tokens in iter_sentences(corpus, tokenizer):
+            flat.extend(tokens)
+            lengths.append(len(tokens))
+            if len(flat) >= chunk_words:
+                yield encode()
+                flat, lengths = [], []
+        if flat:
+            yield encode()
+
+    def _init_weights(self, n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        d = self.vector_size
+        syn0 = rng.random((n_rows, d), dtype=np.float32)
+        syn0 -= np.float32(0.5)
+        syn0 /= np.float32(d)
+        return syn0, None
+
+    def _subwords(self, words):  # overridden by FastText
+        return None
+
+    def _kernel_args(self, state):
+        return ()
+
+    def fit(self, corpus, y=None, *, callback: Callable | None = None):
+        """Build the vocabulary and train on ``corpus``; returns ``self``.
+
+        Args:
+            corpus: a text file, a folder of text files, or a re-iterable of token lists.
+            y: ignored (scikit-learn convention).
+            callback: called after each epoch as ``callback(epoch, mean_loss)``.
+        """
+        self._validate()
+        require("numba", "words", "training word vectors")
+        from . import _kernels
+        from .word_vectors import WordVectors
+
+        _check_reiterable(corpus)
+        tokenizer = self._tokenizer()
+        t0 = time.perf_counter()
+        words, freq, total_tokens, _ = self._scan(corpus, tokenizer)
+        vocab_time = time.perf_counter() - t0
+        log.info("vocabulary: %d words (min_count=%d) from %d tokens in %.1fs", len(words),
+                 self.min_count, total_tokens, vocab_time)
+        index = {w: i for i, w in enumerate(words)}
+        V, d = len(words), self.vector_size
+        rng = np.random.default_rng(self.seed)
+        sub = self._subwords(words)
+        n_rows = V if sub is None else V + self.buckets
+        syn0, _ = self._init_weights(n_rows, rng)
+        syn1 = np.zeros((V, d), dtype=np.float32)
+        keep = self._keep_prob(freq)
+        alias_prob, alias_idx = _alias_table(freq.astype(np.float64) ** 0.75)
+        workers = self.workers or os.cpu_count() or 1
+        chunk_words = CHUNK_WORDS_PER_WORKER * workers
+        epochs = self.epochs
+        total_words = float(total_tokens) * epochs
+        if self.architecture == "cbow":
+            kernel, extra = _kernels.train_cbow, ()
+        elif sub is None:
+            kernel, extra = _kernels.train_skipgram, ()
+        else:
+            kernel, extra = _kernels.train_subword_skipgram, sub
+        seq = np.random.SeedSequence(self.seed)
+        import numba
+
+        previous_threads = numba.get_num_threads()
+        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
+        bar = self._progress_bar(int(total_words))
+        self.loss_history_ = []
+        words_done = 0
+        t_train = time.perf_counter()
+        try:
+            for epoch in range(epochs):
+                loss_sum, pairs = 0.0, 0
+                for ci, chunk in enumerate(_prefetch(self._chunks(corpus, tokenizer, index, chunk_words))):
+                    n_sent = len(chunk.starts) - 1
+                    n_parts = max(1, min(workers, n_sent))
+                    cum = chunk.starts
+                    targets = np.linspace(cum[0], cum[-1], n_parts + 1)
+                    parts = np.searchsorted(cum, targets).astype(np.int64)
+                    parts[0], parts[-1] = 0, n_sent
+                    parts = np.maximum.accumulate(parts)
+                    seeds = seq.spawn(1)[0].generate_state(n_parts, np.uint64) | np.uint64(1)
+                    out_loss = np.zeros(n_parts, dtype=np.float64)
+                    out_pairs = np.zeros(n_parts, dtype=np.int64)
+                    # the learning rate follows the tokens seen (in-vocabulary positions here)
+                    scale = chunk.raw_words / max(1, len(chunk.ids))
+                    kernel(syn0, syn1, chunk.ids, chunk.starts, parts, keep, alias_prob, alias_idx,
+                           self.window, self.negative, float(self.learning_rate),
+                           float(self.min_learning_rate), float(words_done) / scale,
+                           total_words / scale, seeds, MAX_SENTENCE_LENGTH, *extra, out_loss,
+                           out_pairs)
+                    words_done += chunk.raw_words
+                    loss_sum += float(out_loss.sum())
+                    pairs += int(out_pairs.sum())
+                    elapsed = time.perf_counter() - t_train
+                    self._report(bar, chunk.raw_words, words_done, total_words,
+                                 loss_sum / max(pairs, 1), words_done / max(elapsed, 1e-9))
+                mean_loss = loss_sum / max(pairs, 1)
+                self.loss_history_.append(mean_loss)
+                log.info("epoch %d/%d: mean loss %.4f, %d positive pairs", epoch + 1, epochs,
+                         mean_loss, pairs)
+                if callback is not None:
+                    callback(epoch, mean_loss)
+        finally:
+            numba.set_num_threads(previous_threads)
+            if bar is not None:
+                bar.close()
+        self.training_time_ = time.perf_counter() - t_train
+        self.vocabulary_time_ = vocab_time
+        self.corpus_words_ = total_tokens
+        self.words_per_second_ = total_tokens * epochs / max(self.training_time_, 1e-9)
+        self.vocab_size_ = V
+        self.wv_ = self._make_vectors(WordVectors, words, freq, syn0, sub)
+        return self
+
+    def _make_vectors(self, cls, words, freq, syn0, sub):
+        return cls(words, syn0, counts=freq, config=self._saved_config())
+
+    def _saved_config(self) -> dict:
+        params = self.get_params()
+        params.pop("progress", None)
+        if callable(params.get("tokenizer")):
+            params["tokenizer"] = getattr(params["tokenizer"], "__name__", "callable")
+        params["trainer"] = type(self).__name__
+        return params
+
+    def _progress_bar(self, total):
+        if self.progress is None or self.progress is True:
+            from tqdm.auto import tqdm
+
+            return tqdm(total=total, desc=type(self).__name__, unit="word", unit_scale=True,
+                        disable=None if self.progress is None else False, leave=False,
+                        dynamic_ncols=True)
+        return None
+
+    def _report(self, bar, n, done, total, loss, wps):
+        if bar is not None:
+            bar.update(n)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        elif callable(self.progress):
+            self.progress(done, int(total), loss, wps)
+
+    def _check_fitted(self):
+        if not hasattr(self, "wv_"):
+            raise NotFitted(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                            "a corpus before using it")
+
+    @property
+    def wv(self):
+        """The trained word vectors (``wv_``); NotFitted before :meth:`fit`."""
+        self._check_fitted()
+        return self.wv_
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k != "progress")
+        return f"{type(self).__name__}({args})"
+
+
+class FastText(Word2Vec):
+    """Subword skip-gram (fastText): a word is the mean of its own vector and its n-gram vectors.
+
+    Words never seen in training get vectors from their n-grams. ``korean_jamo=True`` takes the
+    n-grams over the jamo decomposition of Korean words (Park et al., ACL 2018).
+
+    >>> corpus = [["walking", "runs", "walked"], ["talking", "talked", "talks"]] * 100
+    >>> model = FastText(vector_size=16, min_count=1, epochs=2, buckets=1000, seed=0).fit(corpus)
+    >>> model.wv_.encode(["walkinng"]).shape
+    (1, 16)
+
+    Args:
+        min_n, max_n: n-gram lengths (in characters, or jamo with ``korean_jamo``).
+        buckets: rows of the hashed n-gram table.
+        korean_jamo: decompose Hangul syllables into jamo before taking n-grams.
+        **kwargs: as :class:`Word2Vec` (only ``architecture="skipgram"`` is supported).
+    """
+
+    _architectures = ("skipgram",)
+
+    def __init__(self, *, architecture: str = "skipgram", vector_size: int = 100, window: int = 5,
+                 negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
+                 sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
+                 min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
+                 tokenizer="english", progress=None, min_n: int = 3, max_n: int = 6,
+                 buckets: int = 2_000_000, korean_jamo: bool = False):
+        super().__init__(architecture=architecture, vector_size=vector_size, window=window,
+                         negative=negative, min_count=min_count, max_vocab_size=max_vocab_size,
+                         sample=sample, epochs=epochs, learning_rate=learning_rate,
+                         min_learning_rate=min_learning_rate, workers=workers, seed=seed,
+                         tokenizer=tokenizer, progress=progress)
+        self.min_n = min_n
+        self.max_n = max_n
+        self.buckets = buckets
+        self.korean_jamo = korean_jamo
+
+    def _validate(self) -> None:
+        cls = type(self).__name__
+        if self.architecture not in self._architectures:
+            raise InvalidInput(
+                f"The 'architecture' parameter of {cls} must be 'skipgram' (subword CBOW is not "
+                f"implemented; use Word2Vec(architecture='cbow') without subwords). "
+                f"Got {self.architecture!r} instead.")
+        super()._validate()
+        _check_int("min_n", self.min_n, 1, cls, 20)
+        _check_int("max_n", self.max_n, 1, cls, 20)
+        if self.max_n < self.min_n:
+            raise InvalidInput(f"The 'max_n' parameter of {cls} ({self.max_n}) must be >= 'min_n' "
+                               f"({self.min_n}).")
+        _check_int("buckets", self.buckets, 1, cls, 2**31 - 1)
+        if not isinstance(self.korean_jamo, bool):
+            raise InvalidInput(f"The 'korean_jamo' parameter of {cls} must be a bool. "
+                               f"Got {self.korean_jamo!r} instead.")
+
+    def subword_config(self) -> dict:
+        """The n-gram settings a :class:`WordVectors` needs to build vectors for unseen words."""
+        return {"min_n": self.min_n, "max_n": self.max_n, "buckets": self.buckets,
+                "korean_jamo": self.korean_jamo}
+
+    def _subwords(self, words):
+        V = len(words)
+        offsets = np.zeros(V + 1, dtype=np.int64)
+        rows: list[int] = []
+        for i, w in enumerate(words):
+            rows.append(i)
+            rows.extend(V + b for b in ngram_buckets(w, self.min_n, self.max_n, self.buckets,
+                                                     korean_jamo=self.korean_jamo))
+            offsets[i + 1] = len(rows)
+        return offsets, np.asarray(rows, dtype=np.int32)
+
+    def _make_vectors(self, cls, words, freq, syn0, sub):
+        from . import _kernels
+
+        V = len(words)
+        vectors = np.empty((V, self.vector_size), dtype=np.float32)
+        _kernels.compose(syn0, sub[0], sub[1], vectors)
+        return cls(words, vectors, counts=freq, config=self._saved_config(),
+                   ngram_vectors=syn0[V:], subword=self.subword_config())
