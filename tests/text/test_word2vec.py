@@ -1,0 +1,218 @@
+import gzip
+import lzma
+import warnings
+
+import numpy as np
+import pytest
+
+from embedkit.errors import InvalidInput, NotFitted
+from embedkit.text.word2vec import FastText, Word2Vec, _alias_table, iter_sentences, ngrams
+from embedkit.text.tokenize import tokenize
+
+ANIMALS = ["cat", "dog", "horse", "cow", "sheep", "goat"]
+ROYALS = ["king", "queen", "prince", "princess", "crown", "throne"]
+TOOLS = ["hammer", "saw", "drill", "wrench", "chisel", "pliers"]
+
+
+def topic_corpus(n=1500, length=8, seed=0):
+    rng = np.random.default_rng(seed)
+    topics = [ANIMALS, ROYALS, TOOLS]
+    return [[str(w) for w in rng.choice(topics[i % 3], length)] for i in range(n)]
+
+
+def small(**kw):
+    base = dict(vector_size=24, window=3, negative=5, min_count=1, sample=0.0, epochs=3,
+                workers=1, seed=3, progress=False)
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_neighbours_follow_cooccurrence(arch):
+    model = Word2Vec(architecture=arch, **small()).fit(topic_corpus())
+    wv = model.wv_
+    for group in (ANIMALS, ROYALS, TOOLS):
+        for w in group[:2]:
+            top = [x for x, _ in wv.most_similar(w, topn=4)]
+            assert set(top) <= set(group), (w, top)
+    assert wv.similarity("cat", "dog") > wv.similarity("cat", "king") + 0.3
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_loss_is_real_and_decreases(arch):
+    model = Word2Vec(architecture=arch, **small(epochs=4)).fit(topic_corpus())
+    loss = model.loss_history_
+    assert len(loss) == 4
+    # an untrained model scores (1 + negative) * log 2 per positive pair
+    assert loss[0] < 6 * np.log(2)
+    assert loss[-1] < loss[0]
+    assert all(np.isfinite(loss))
+
+
+def test_deterministic_with_one_worker():
+    a = Word2Vec(**small()).fit(topic_corpus()).wv_.vectors
+    b = Word2Vec(**small()).fit(topic_corpus()).wv_.vectors
+    c = Word2Vec(**small(seed=4)).fit(topic_corpus()).wv_.vectors
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_two_workers_train_too():
+    model = Word2Vec(**small(workers=2)).fit(topic_corpus(3000))
+    top = [w for w, _ in model.wv_.most_similar("king", topn=3)]
+    assert set(top) <= set(ROYALS)
+
+
+def test_file_folder_and_compressed_corpora_give_same_vocab(tmp_path):
+    sents = topic_corpus(300)
+    text = "\n".join(" ".join(s) for s in sents) + "\n"
+    (tmp_path / "plain.txt").write_text(text)
+    with gzip.open(tmp_path / "c.txt.gz", "wt") as fh:
+        fh.write(text)
+    with lzma.open(tmp_path / "c.txt.xz", "wt") as fh:
+        fh.write(text)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_text("\n".join(" ".join(s) for s in sents[:150]))
+    (folder / "b.txt").write_text("\n".join(" ".join(s) for s in sents[150:]))
+    (folder / ".hidden").write_text("zzz zzz zzz")
+    vocabs = []
+    for corpus in (sents, tmp_path / "plain.txt", tmp_path / "c.txt.gz", tmp_path / "c.txt.xz", folder):
+        m = Word2Vec(**small(epochs=1)).fit(corpus)
+        vocabs.append((m.wv_.index_to_key, m.wv_.counts.tolist(), m.corpus_words_))
+    assert all(v == vocabs[0] for v in vocabs)
+    assert "zzz" not in vocabs[0][0]
+
+
+def test_min_count_and_vocab_order():
+    corpus = [["a"] * 5 + ["b"] * 3 + ["c"]] * 2
+    wv = Word2Vec(**small(min_count=2, epochs=1)).fit(corpus).wv_
+    assert wv.index_to_key == ["a", "b", "c"]
+    assert wv.counts.tolist() == [10, 6, 2]
+    wv = Word2Vec(**small(min_count=3, epochs=1)).fit(corpus).wv_
+    assert "c" not in wv and "a" in wv
+
+
+def test_not_fitted():
+    with pytest.raises(NotFitted, match="fit"):
+        Word2Vec().wv
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"architecture": "sg"}, "'architecture' parameter of Word2Vec must be one of 'skipgram', 'cbow'. Got 'sg'"),
+    ({"vector_size": 0}, "'vector_size'"),
+    ({"window": 2.5}, "'window'"),
+    ({"negative": True}, "'negative'"),
+    ({"sample": -1}, "'sample'"),
+    ({"learning_rate": 0}, "'learning_rate'"),
+    ({"epochs": 0}, "'epochs'"),
+    ({"workers": 0}, "'workers'"),
+    ({"tokenizer": "klingon"}, "'tokenizer'"),
+])
+def test_validation_in_fit_not_constructor(kwargs, match):
+    trainer = Word2Vec(**kwargs)  # constructor only stores
+    with pytest.raises(InvalidInput, match=match):
+        trainer.fit([["a", "b"]] * 10)
+
+
+def test_fasttext_validation():
+    with pytest.raises(InvalidInput, match="'max_n'"):
+        FastText(min_n=4, max_n=3).fit([["a"]])
+    with pytest.raises(InvalidInput, match="subword CBOW is not implemented"):
+        FastText(architecture="cbow").fit([["a"]])
+
+
+def test_empty_corpus_errors(tmp_path):
+    with pytest.raises(InvalidInput, match="empty"):
+        Word2Vec(**small()).fit([])
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n  \n")
+    with pytest.raises(InvalidInput, match="empty"):
+        Word2Vec(**small()).fit(empty)
+    with pytest.raises(InvalidInput, match="min_count=5"):
+        Word2Vec(**small(min_count=5)).fit([["a", "b", "c"]])
+    with pytest.raises(InvalidInput, match="does not exist"):
+        Word2Vec(**small()).fit(tmp_path / "missing.txt")
+    (tmp_path / "void").mkdir()
+    with pytest.raises(InvalidInput, match="no files"):
+        Word2Vec(**small()).fit(tmp_path / "void")
+
+
+def test_bad_corpus_types():
+    with pytest.raises(InvalidInput, match="lists of tokens"):
+        Word2Vec(**small()).fit(["a sentence as a str"])
+    with pytest.raises(InvalidInput, match="one-shot iterator"):
+        Word2Vec(**small()).fit(iter([["a"]]))
+    with pytest.raises(InvalidInput, match="iterable of token lists"):
+        Word2Vec(**small()).fit(42)
+
+
+def test_non_utf8_is_replaced_with_a_warning(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"caf\xe9 au lait\n" * 20 + b"plain text here\n" * 20)
+    with pytest.warns(UnicodeWarning, match=r"latin1.txt: line 1 is not valid UTF-8"):
+        wv = Word2Vec(**small(epochs=1)).fit(path).wv_
+    assert "caf" in wv and "lait" in wv
+
+
+def test_english_tokenizer_on_files(tmp_path):
+    assert tokenize("The Cat's 2 hats, e-mail_x!") == ["the", "cat", "s", "2", "hats", "e", "mail", "x"]
+    path = tmp_path / "t.txt"
+    path.write_text("The CAT sat.\nthe cat, sat!\n")
+    assert list(iter_sentences(path, tokenize)) == [["the", "cat", "sat"]] * 2
+
+
+def test_long_lines_are_cut():
+    sents = list(iter_sentences([["w"] * 25_000], tokenize))
+    assert [len(s) for s in sents] == [10_000, 10_000, 5_000]
+
+
+def test_alias_table_matches_distribution():
+    w = np.array([10.0, 1.0, 5.0, 0.5])
+    prob, alias = _alias_table(w)
+    n = len(w)
+    implied = np.zeros(n)
+    for i in range(n):
+        implied[i] += prob[i] / n
+        implied[alias[i]] += (1 - prob[i]) / n
+    np.testing.assert_allclose(implied, w / w.sum(), atol=1e-6)
+
+
+def test_ngrams():
+    assert ngrams("cat", 3, 3) == ["<ca", "cat", "at>"]
+    assert "<ca" in ngrams("cat", 1, 6) and "<cat>" not in ngrams("cat", 1, 6)
+
+
+def test_fasttext_unseen_words_and_shared_morphology():
+    rng = np.random.default_rng(1)
+    stems_a = ["walk", "talk", "jump"]
+    stems_b = ["paint", "print", "plant"]
+    corpus = []
+    for i in range(2000):
+        stems = stems_a if i % 2 else stems_b
+        corpus.append([s + rng.choice(["", "s", "ed", "ing"]) for s in rng.choice(stems, 6)])
+    model = FastText(**small(buckets=5000, min_n=3, max_n=5, epochs=4)).fit(corpus)
+    wv = model.wv_
+    assert wv.has_subwords and "walkin" not in wv
+    v = wv.get_vector("walkin")  # never seen
+    assert v.shape == (24,) and np.isfinite(v).all()
+    near = wv.similar_by_vector(v, topn=5)
+    assert sum(w.startswith(("walk", "talk", "jump")) for w, _ in near) >= 4
+    assert wv.similarity("walking", "walkin") > wv.similarity("painting", "walkin")
+
+
+def test_progress_callback_and_epoch_callback():
+    seen, epochs = [], []
+    Word2Vec(**small(progress=lambda done, total, loss, wps: seen.append((done, total, loss)))).fit(
+        topic_corpus(200), callback=lambda e, loss: epochs.append(e))
+    assert epochs == [0, 1, 2]
+    assert seen[-1][0] == seen[-1][1] == 200 * 8 * 3
+    assert all(np.isfinite(x[2]) for x in seen)
+
+
+def test_get_params_and_repr():
+    m = Word2Vec(vector_size=7, window=2)
+    assert m.get_params()["vector_size"] == 7
+    assert "vector_size=7" in repr(m)
+    f = FastText(buckets=10, korean_jamo=True)
+    assert f.get_params()["korean_jamo"] is True
