@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -89,12 +90,21 @@ END;
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result: the item's id, its score (higher is better), text and metadata."""
+    """One search result: the item's id, its score (higher is better), text and metadata.
+
+    ``metadata`` is decoded from its stored JSON on first access, so searches that only need ids,
+    scores and texts do not pay for it.
+    """
 
     id: str
     score: float
     text: str
-    metadata: dict = field(default_factory=dict)
+    metadata_json: str = field(default="{}", repr=False)
+
+    @cached_property
+    def metadata(self) -> dict:
+        """The item's metadata."""
+        return json.loads(self.metadata_json)
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,7 @@ class VectorStore:
         self._ann: AnnIndex | None = None
         self._ann_dirty = False
         self._exact: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._count_cache: tuple[int, int] | None = None
         memory = self.path == ":memory:"
         if not memory:
             p = Path(self.path)
@@ -480,8 +491,7 @@ class VectorStore:
         keys = [k for k, _ in scored]
         rows = {k: (i, t, m) for k, i, t, m in self._query(
             f"SELECT key, id, text, metadata FROM items WHERE key IN ({','.join('?' * len(keys))})", keys)}
-        return [Hit(rows[k][0], float(s), rows[k][1], json.loads(rows[k][2]))
-                for k, s in scored if k in rows]
+        return [Hit(rows[k][0], float(s), rows[k][1], rows[k][2]) for k, s in scored if k in rows]
 
     # -- search --------------------------------------------------------------------------------
 
@@ -531,7 +541,10 @@ class VectorStore:
         q = as_matrix(q, name="query vector", dim=self.dim)
         if len(q) != 1:
             raise InvalidInput(f"search takes one query vector, got {len(q)}")
-        return l2_normalize(q)[0] if self.metric == "cosine" else q[0]
+        q = q[0]
+        if self.metric == "cosine":
+            q = q / max(float(np.sqrt(q @ q)), 1e-12)
+        return q
 
     def _keyword(self, text: str, k: int, where) -> list[tuple[int, float]]:
         cond, params = _where_sql(where)
@@ -540,8 +553,15 @@ class VectorStore:
                " ORDER BY bm25(items_fts) LIMIT ?")
         return [(int(key), float(s)) for key, s in self._query(sql, [fts_query(text), *params, k])]
 
+    def _size(self, seq: int) -> int:
+        """The item count at change-log position ``seq`` (cached: COUNT(*) scans the whole table)."""
+        if self._count_cache is None or self._count_cache[0] != seq:
+            self._count_cache = (seq, self.count())
+        return self._count_cache[1]
+
     def _vector(self, q: np.ndarray, k: int, where, expansion) -> list[tuple[int, float]]:
-        n = self.count()
+        seq = self._seq()
+        n = self._size(seq)
         if n == 0:
             return []
         if where:
@@ -556,7 +576,7 @@ class VectorStore:
             allowed = {r[0] for r in self._query(f"SELECT key FROM items WHERE {cond}", params)}
             fetch = 8 * k
             while True:  # over-fetch from the ANN index until k allowed hits or all were seen
-                keys, scores = self._ann_index().search(q, min(fetch, n), expansion)
+                keys, scores = self._ann_index(seq).search(q, min(fetch, n), expansion)
                 hits = [(int(a), float(s)) for a, s in zip(keys, scores) if int(a) in allowed]
                 if len(hits) >= k or fetch >= n:
                     return hits[:k]
@@ -564,8 +584,8 @@ class VectorStore:
         if n < self.ann_threshold:
             _, keys, mat = self._exact_matrix()
             return self._exact_top(q, keys, mat, k)
-        keys, scores = self._ann_index().search(q, k, expansion)
-        return [(int(a), float(s)) for a, s in zip(keys, scores)]
+        keys, scores = self._ann_index(seq).search(q, k, expansion)
+        return list(zip(keys.tolist(), scores.tolist()))
 
     def _exact_top(self, q, keys, mat, k) -> list[tuple[int, float]]:
         if self.metric == "euclidean":
@@ -605,10 +625,12 @@ class VectorStore:
 
     # -- the ANN index ---------------------------------------------------------------------------
 
-    def _ann_index(self) -> AnnIndex:
-        """The ANN index, loaded, caught up or rebuilt so that it matches SQLite."""
+    def _ann_index(self, seq: int | None = None) -> AnnIndex:
+        """The ANN index, loaded, caught up or rebuilt so that it matches SQLite at ``seq``."""
         with self._lock:
-            seq = self._seq()
+            seq = self._seq() if seq is None else seq
+            if self._ann is not None and self._ann.seq == seq:
+                return self._ann
             if self._ann is None and self.ann_path is not None:
                 self._ann = AnnIndex.open(self.ann_path, self.dim, self.metric, self.ann_params)
             if self._ann is not None and self._ann.seq != seq and not self._catch_up(self._ann):

@@ -1,0 +1,177 @@
+"""Search and ingest: embedkit's VectorStore against bare usearch and LanceDB, same vectors, one run.
+
+    python benchmarks/search.py [--n 100000] [--queries 1000] [--out benchmarks/results/search.json]
+
+Data: all-MiniLM-L6-v2 embeddings of the first n NSMC reviews (base) and of the next reviews
+(queries), cached by benchmarks/_data.py. Ground truth: exact inner-product top-10.
+
+Measured, one query at a time (the way a user's search arrives):
+- bare usearch HNSW (connectivity 16, expansion_add 128, expansion_search 64);
+- the store's vector search with the same parameters, returning ids, scores, texts and metadata;
+- LanceDB: brute force (no index) and with an IVF_HNSW_SQ index;
+and ingest (rows per second) of n rows with text, metadata and vectors into each durable store,
+in batches of 10,000 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import minilm_vectors, nsmc_texts  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, K = 16, 128, 64, 10
+
+
+def recall(found: list[list[int]], truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth)]))
+
+
+def timed_queries(fn, queries) -> tuple[list, float]:
+    fn(queries[0])  # warm-up
+    t = time.perf_counter()
+    out = [fn(q) for q in queries]
+    return out, len(queries) / (time.perf_counter() - t)
+
+
+def bench_usearch(base, queries, truth):
+    from usearch.index import Index
+
+    index = Index(ndim=base.shape[1], metric="ip", dtype="f32", connectivity=CONNECTIVITY,
+                  expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+    t = time.perf_counter()
+    index.add(np.arange(len(base), dtype=np.uint64), base, threads=os.cpu_count())
+    build = time.perf_counter() - t
+    found, qps = timed_queries(lambda q: index.search(q, K).keys.tolist(), queries)
+    return {"system": "usearch (bare)", "build_s": build, "qps": qps, "recall@10": recall(found, truth)}
+
+
+def bench_store(base, queries, truth, texts, workdir):
+    from embedkit.store.sqlite import VectorStore
+
+    path = workdir / "store.db"
+    store = VectorStore(path, dim=base.shape[1], ann_threshold=1)
+    ids = [str(i) for i in range(len(base))]
+    metas = [{"source": "nsmc", "row": i} for i in range(len(base))]
+    t = time.perf_counter()
+    for s in range(0, len(base), 10_000):
+        store.add(texts[s:s + 10_000], ids=ids[s:s + 10_000], metadata=metas[s:s + 10_000],
+                  vectors=base[s:s + 10_000])
+    ingest = time.perf_counter() - t
+    t = time.perf_counter()
+    store.build_index()
+    build = time.perf_counter() - t
+    store.close()
+    store = VectorStore(path, ann_threshold=1)  # reopen: the index comes from its file
+    t = time.perf_counter()
+    store.search(queries[0], k=K)
+    first = time.perf_counter() - t
+    found, qps = timed_queries(lambda q: [int(h.id) for h in store.search(q, k=K)], queries)
+    size = path.stat().st_size + store.ann_path.stat().st_size
+    store.close()
+    return ({"system": "embedkit VectorStore (usearch)", "build_s": build, "qps": qps,
+             "recall@10": recall(found, truth), "open_and_first_query_s": first, "disk_bytes": size},
+            {"system": "embedkit VectorStore (SQLite WAL, synchronous=FULL)", "rows": len(base),
+             "seconds": ingest, "rows_per_s": len(base) / ingest})
+
+
+def bench_lancedb(base, queries, truth, texts, workdir):
+    import lancedb
+    import pyarrow as pa
+
+    db = lancedb.connect(str(workdir / "lance"))
+    dim = base.shape[1]
+    schema = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string()),
+                        ("row", pa.int64()), ("vector", pa.list_(pa.float32(), dim))])
+    table = db.create_table("docs", schema=schema)
+    t = time.perf_counter()
+    for s in range(0, len(base), 10_000):
+        part = base[s:s + 10_000]
+        table.add(pa.table({
+            "id": [str(i) for i in range(s, s + len(part))], "text": texts[s:s + len(part)],
+            "source": ["nsmc"] * len(part), "row": list(range(s, s + len(part))),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(part.reshape(-1)), dim)}))
+    ingest = time.perf_counter() - t
+    out = []
+
+    def query(q):
+        return [int(r["id"]) for r in table.search(q).metric("dot").limit(K).to_list()]
+
+    found, qps = timed_queries(query, queries[:200])
+    out.append({"system": "LanceDB (no index, brute force)", "qps": qps, "recall@10": recall(found, truth[:200])})
+    t = time.perf_counter()
+    table.create_index(metric="dot", vector_column_name="vector", index_type="IVF_HNSW_SQ")
+    build = time.perf_counter() - t
+    found, qps = timed_queries(query, queries)
+    out.append({"system": "LanceDB (IVF_HNSW_SQ index)", "build_s": build, "qps": qps,
+                "recall@10": recall(found, truth)})
+    return out, {"system": "LanceDB", "rows": len(base), "seconds": ingest, "rows_per_s": len(base) / ingest}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=RESULTS / "search.json")
+    args = ap.parse_args()
+
+    vectors = minilm_vectors(args.n + args.queries)
+    texts = nsmc_texts(args.n + args.queries)
+    base, queries = vectors[:args.n], vectors[args.n:]
+    texts = texts[:args.n]
+    t = time.perf_counter()
+    truth = np.argsort(-(queries @ base.T), axis=1)[:, :K]
+    print(f"exact ground truth: {time.perf_counter() - t:.1f} s")
+    load = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="embedkit-bench-"))
+    try:
+        search = [bench_usearch(base, queries, truth)]
+        store_search, store_ingest = bench_store(base, queries, truth, texts, work)
+        search.append(store_search)
+        lance_search, lance_ingest = bench_lancedb(base, queries, truth, texts, work)
+        search.extend(lance_search)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    bare = search[0]["qps"]
+    for r in search:
+        r["qps_vs_bare_usearch"] = r["qps"] / bare
+    ingest = [store_ingest, lance_ingest]
+    for r in ingest:
+        r["vs_lancedb"] = r["rows_per_s"] / lance_ingest["rows_per_s"]
+    import lancedb
+    import usearch
+
+    result = {
+        "benchmark": "search", "n": args.n, "queries": args.queries, "dim": int(base.shape[1]), "k": K,
+        "hnsw": {"connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD,
+                 "expansion_search": EXPANSION_SEARCH},
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_1min_at_start": load},
+        "versions": {"usearch": usearch.__version__, "lancedb": lancedb.__version__},
+        "date": time.strftime("%Y-%m-%d"), "search": search, "ingest": ingest,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"\nsearch, {args.n} vectors, {args.queries} queries, one at a time, k={K}")
+    print(f"{'system':<42} {'recall@10':>9} {'QPS':>9} {'vs bare':>8}")
+    for r in search:
+        print(f"{r['system']:<42} {r['recall@10']:>9.3f} {r['qps']:>9.0f} {r['qps_vs_bare_usearch']:>8.2f}")
+    print(f"\ningest, {args.n} rows with text + metadata + vector, batches of 10,000")
+    for r in ingest:
+        print(f"{r['system']:<52} {r['rows_per_s']:>9.0f} rows/s  ({r['vs_lancedb']:.2f}x LanceDB)")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
