@@ -80,7 +80,8 @@ class WordVectors(BaseEncoder):
                  ngram_vectors: np.ndarray | None = None, subword: dict | None = None,
                  config: dict | None = None, name: str = "word-vectors"):
         words = [w if type(w) is str else str(w) for w in words]
-        vectors = np.asarray(vectors)
+        if not isinstance(vectors, np.ndarray):  # keep np.memmap as it is
+            vectors = np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise InvalidInput(f"vectors must have shape (len(words), dim) = ({len(words)}, dim), "
                                f"got {vectors.shape}")
