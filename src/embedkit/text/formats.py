@@ -168,7 +168,8 @@ def _read_text(path: Path, fh, first: bytes, limit, *, header: bool):
             vec = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             bad = next(p for p in parts[1:] if not _is_float(p))
-            raise InvalidInput(f"{path}, line {lineno}: {bad[:40]!r} is not a number") from None
+            raise InvalidInput(f"{path}, line {lineno}: {bad[:40].decode('utf-8', 'replace')!r} is not "
+                               "a number (is this the right format?)") from None
         if word in seen:
             raise InvalidInput(f"{path}, line {lineno}: the word {word!r} appears twice")
         seen.add(word)
