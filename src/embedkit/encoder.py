@@ -84,18 +84,26 @@ class BaseEncoder:
             )
         return [self._check_item(i, item) for i, item in enumerate(items)]
 
+    @staticmethod
+    def _check_batch_size(batch_size) -> None:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
+
+    def _show_progress(self, n_items: int, batch_size: int, progress: bool | None) -> bool | None:
+        """``progress`` if given; else show the bar (on a terminal) for more than a few batches."""
+        if progress is not None:
+            return progress
+        return None if -(-n_items // batch_size) > self.progress_min_batches else False
+
     def encode(self, items, *, batch_size: int = 32, normalize: bool | None = None,
                progress: bool | None = None) -> np.ndarray:
         """Encode items into a float32 array of shape (len(items), dim)."""
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
+        self._check_batch_size(batch_size)
         items = self._prepare(items)
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         if not items:
             return out
-        n_batches = -(-len(items) // batch_size)
-        show = progress if progress is not None else (None if n_batches > self.progress_min_batches
-                                                      else False)
+        show = self._show_progress(len(items), batch_size, progress)
         with progress_bar(len(items), f"encode ({self.name})", show) as bar:
             for start in range(0, len(items), batch_size):
                 batch = items[start:start + batch_size]
