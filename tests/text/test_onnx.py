@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -49,6 +50,16 @@ def test_int8_is_close_to_torch(tiny_st_model, torch_enc, shared_cache, per_chan
     cos = (enc.encode(TEXTS) * torch_enc.encode(TEXTS)).sum(1)
     assert cos.min() > 0.99, cos
     assert (shared_cache / enc.key / enc.variant / "model.onnx").is_file()
+    info = json.loads((shared_cache / enc.key / enc.variant / "export.json").read_text())
+    assert len(info["fp32_nodes"]) == 2  # the two feed-forward output projections stay fp32
+
+
+def test_int8_quantising_everything_is_its_own_variant(tiny_st_model, torch_enc, shared_cache):
+    enc = OnnxEncoder(tiny_st_model, quantize="int8", quantize_ffn_output=True, cache=shared_cache)
+    assert enc.variant == "int8-all"
+    info = json.loads((enc.model_path.parent / "export.json").read_text())
+    assert info["fp32_nodes"] == []
+    assert (enc.encode(TEXTS) * torch_enc.encode(TEXTS)).sum(1).min() > 0.98
 
 
 def test_load_with_backend_onnx_and_quantize(tiny_st_model, onnx_cache):

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 QUANTIZE_MODES = (None, "int8")
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 #: Bumped when the export recipe changes, so old cached files are not reused.
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -171,7 +171,11 @@ class OnnxEncoder(TransformerBase):
         path: the model folder (sentence-transformers or Hugging Face).
         quantize: ``None`` (fp32) or ``"int8"`` (dynamic quantisation of the weights).
         per_channel: int8 weight scales per output channel (default; measured on all-MiniLM-L6-v2:
-            mean cosine to fp32 0.994 against 0.966 per tensor, for ~15% less speed).
+            mean cosine to fp32 0.994 against 0.966 per tensor on STS-B sentences).
+        quantize_ffn_output: also quantise the feed-forward output projections (the matrices of
+            shape intermediate x hidden, fed by the GELU). Off by default: their inputs have large
+            outliers, and keeping them fp32 raised the mean cosine to fp32 on Korean reviews from
+            0.985 to 0.992 for some speed.
         threads: ONNX Runtime intra-op threads (default: the physical cores).
         optimization: ORT graph optimisation: ``"disable"``, ``"basic"``, ``"extended"``, ``"all"``.
         cache: cache folder (default :func:`cache_dir`).
@@ -181,7 +185,8 @@ class OnnxEncoder(TransformerBase):
     def __init__(self, path, *, name: str | None = None, pooling: str | None = None,
                  max_length: int | None = None, normalize: bool | None = None,
                  overlap: int | None = None, truncate: bool = False, quantize: str | None = None,
-                 per_channel: bool = True, threads: int | None = None,
+                 per_channel: bool = True,
+                 quantize_ffn_output: bool = False, threads: int | None = None,
                  optimization: str = "all", cache: str | os.PathLike | None = None):
         if quantize not in QUANTIZE_MODES:
             raise InvalidInput(
@@ -200,6 +205,7 @@ class OnnxEncoder(TransformerBase):
                               normalize=normalize, overlap=overlap, truncate=truncate)
         self.quantize = quantize
         self.per_channel = bool(per_channel)
+        self.quantize_ffn_output = bool(quantize_ffn_output)
         self.threads = threads or physical_cores()
         self.optimization = optimization
         self.cache = Path(cache).expanduser() if cache is not None else cache_dir()
@@ -213,10 +219,12 @@ class OnnxEncoder(TransformerBase):
 
     @property
     def variant(self) -> str:
-        """The cached variant's folder name: ``fp32``, ``int8`` (per channel) or ``int8-per-tensor``."""
+        """The cached variant's folder name: ``fp32``, ``int8`` (per channel, FFN outputs fp32),
+        ``int8-per-tensor``, ``int8-all`` or ``int8-per-tensor-all``."""
         if self.quantize is None:
             return "fp32"
-        return "int8" if self.per_channel else "int8-per-tensor"
+        return ("int8" + ("" if self.per_channel else "-per-tensor")
+                + ("-all" if self.quantize_ffn_output else ""))
 
     def _ensure(self, *, force: bool = False) -> Path:
         root = self.cache / self.key
@@ -258,11 +266,23 @@ class OnnxEncoder(TransformerBase):
         require("onnx", "onnx", "int8 quantisation")
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        exclude = [] if self.quantize_ffn_output else self._ffn_output_nodes(source)
         quantize_dynamic(str(source), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
-                         per_channel=self.per_channel)
+                         per_channel=self.per_channel, nodes_to_exclude=exclude)
         (tmp / "export.json").write_text(json.dumps({
             "source": str(self.path), "key": self.key, "quantize": self.quantize,
-            "per_channel": self.per_channel}, indent=2), encoding="utf-8")
+            "per_channel": self.per_channel, "fp32_nodes": exclude}, indent=2), encoding="utf-8")
+
+    def _ffn_output_nodes(self, source: Path) -> list[str]:
+        """MatMul nodes whose weight is intermediate x hidden: the feed-forward output projections."""
+        onnx = require("onnx", "onnx", "int8 quantisation")
+        inner = self.model_config.get("intermediate_size")
+        if not isinstance(inner, int):
+            return []
+        model = onnx.load(str(source), load_external_data=False)
+        shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+        return [n.name for n in model.graph.node if n.op_type == "MatMul" and len(n.input) == 2
+                and shapes.get(n.input[1]) == [inner, self.dim]]
 
     def _session(self, model_path: Path, *, rebuild: bool):
         ort = self._ort
