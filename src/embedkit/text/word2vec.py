@@ -597,6 +597,15 @@ class FastText(Word2Vec):
             offsets[i + 1] = len(rows)
         return offsets, np.asarray(rows, dtype=np.int32)
 
+    def _init_weights(self, n_rows: int, rng: np.random.Generator):
+        # fastText / gensim initialise word and n-gram rows uniformly in [-1/dim, 1/dim]: the
+        # input is a mean of ~20 rows, so the word2vec scale (half of that) starts learning slower
+        d = self.vector_size
+        syn0 = rng.random((n_rows, d), dtype=np.float32)
+        syn0 -= np.float32(0.5)
+        syn0 *= np.float32(2.0 / d)
+        return syn0, None
+
     def _make_vectors(self, cls, words, freq, syn0, sub):
         from . import _kernels
 
