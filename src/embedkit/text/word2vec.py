@@ -138,7 +138,7 @@ def ngrams(word: str, min_n: int, max_n: int, *, korean_jamo: bool = False) -> l
     w = f"<{word}>"
     out = []
     for n in range(min_n, max_n + 1):
-        if n >= len(w):
+        if n > len(w):
             break
         out.extend(w[i:i + n] for i in range(len(w) - n + 1))
     return out
