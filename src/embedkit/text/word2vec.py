@@ -96,6 +96,9 @@ def iter_sentences(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[li
         for path in _corpus_files(Path(corpus)):
             for line in _iter_file_lines(path):
                 tokens = tokenizer(line)
+                if len(tokens) <= MAX_SENTENCE_LENGTH:
+                    yield tokens
+                    continue
                 for start in range(0, len(tokens), MAX_SENTENCE_LENGTH):
                     yield tokens[start:start + MAX_SENTENCE_LENGTH]
         return
