@@ -63,3 +63,14 @@ def test_fasttext_with_jamo_trains_and_covers_unseen_forms():
     assert wv.subword["korean_jamo"] is True
     assert "먹는데" not in wv
     assert wv.similarity("먹는데", "먹는다") > wv.similarity("먹는데", "달린다")
+
+
+def test_korean_tokenizer_in_training_file(tmp_path):
+    pytest.importorskip("kiwipiepy")
+    from embedkit.text.word2vec import Word2Vec
+
+    path = tmp_path / "ko.txt"
+    path.write_text("밥을 먹었다. 맛있는 밥을 먹었다!\n길을 달렸다. 빠르게 길을 달렸다.\n" * 30, encoding="utf-8")
+    wv = Word2Vec(tokenizer="korean", vector_size=8, min_count=1, epochs=1, workers=1,
+                  progress=False).fit(path).wv_
+    assert "밥" in wv and "을" in wv and "." not in wv and "밥을" not in wv

@@ -62,6 +62,21 @@ def from_jamo(jamo: str) -> str:
     return "".join(out)
 
 
+_KIWI = None
+_KIWI_LOCK = threading.Lock()
+
+
+def _shared_kiwi():
+    """One Kiwi instance per process: loading its model takes seconds."""
+    global _KIWI
+    with _KIWI_LOCK:
+        if _KIWI is None:
+            kiwipiepy = require("kiwipiepy", "korean", "Korean morpheme tokenisation")
+            log.info("loading the kiwipiepy model")
+            _KIWI = kiwipiepy.Kiwi()
+    return _KIWI
+
+
 class KoreanTokenizer:
     """Split text into kiwipiepy morpheme forms (the Kiwi model ships inside the wheel).
 
@@ -78,13 +93,10 @@ class KoreanTokenizer:
         self.lowercase = lowercase
         self.drop_punctuation = drop_punctuation
         self._kiwi = None
-        self._lock = threading.Lock()
 
     def _model(self):
-        with self._lock:
-            if self._kiwi is None:
-                kiwipiepy = require("kiwipiepy", "korean", "Korean morpheme tokenisation")
-                self._kiwi = kiwipiepy.Kiwi()
+        if self._kiwi is None:
+            self._kiwi = _shared_kiwi()
         return self._kiwi
 
     def _forms(self, tokens) -> list[str]:

@@ -90,12 +90,28 @@ def _iter_file_lines(path: Path) -> Iterator[str]:
         raise InvalidInput(f"Cannot read the corpus file {path}: {exc}") from exc
 
 
+def _blocks(items: Iterable, size: int) -> Iterator[list]:
+    block = []
+    for item in items:
+        block.append(item)
+        if len(block) >= size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
 def iter_sentences(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[str]]:
     """Yield the token lists of a corpus (file, folder, or iterable of token lists)."""
     if isinstance(corpus, (str, os.PathLike)):
+        batch = getattr(tokenizer, "batch", None)  # e.g. kiwipiepy works faster on many lines
         for path in _corpus_files(Path(corpus)):
-            for line in _iter_file_lines(path):
-                tokens = tokenizer(line)
+            lines = _iter_file_lines(path)
+            if batch is not None:
+                groups = (toks for block in _blocks(lines, 2048) for toks in batch(block))
+            else:
+                groups = map(tokenizer, lines)
+            for tokens in groups:
                 if len(tokens) <= MAX_SENTENCE_LENGTH:
                     yield tokens
                     continue
