@@ -127,3 +127,31 @@ def test_subword_training_via_cli(corpus, tmp_path):
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["neighbors", "princes", "--model", str(out), "-k", "3"])
     assert res.exit_code == 0, res.output  # unseen word, built from n-grams
+
+
+def test_non_utf8_corpus_trains_with_a_warning(tmp_path):
+    corpus = tmp_path / "latin1.txt"
+    corpus.write_bytes(b"caf\xe9 au lait chaud\n" * 30)
+    with pytest.warns(UnicodeWarning, match="not valid UTF-8"):
+        res = CliRunner().invoke(main, ["train", "word2vec", str(corpus), "-o", str(tmp_path / "m"),
+                                        "--min-count", "1", "--dim", "8", "--epochs", "1",
+                                        "--no-progress"])
+    assert res.exit_code == 0, res.output
+
+
+def test_korean_subword_via_cli(tmp_path):
+    pytest.importorskip("kiwipiepy")
+    corpus = tmp_path / "ko.txt"
+    corpus.write_text("밥을 먹었다. 맛있는 밥을 먹었다!\n길을 달렸다. 빠르게 길을 달렸다.\n" * 30,
+                      encoding="utf-8")
+    out = tmp_path / "ko"
+    res = CliRunner().invoke(main, ["train", "word2vec", str(corpus), "-o", str(out), "--korean",
+                                    "--subword", "--buckets", "1000", "--dim", "8", "--min-count", "1",
+                                    "--epochs", "1", "--workers", "1", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    meta = json.loads((out / "embedkit.json").read_text(encoding="utf-8"))
+    assert meta["subword"]["korean_jamo"] is True and meta["config"]["tokenizer"] == "korean"
+    res = CliRunner().invoke(main, ["neighbors", "먹었다", "--model", str(out), "-k", "2"])
+    assert res.exit_code == 0, res.output
