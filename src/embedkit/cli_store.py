@@ -83,7 +83,12 @@ def _parse_where(pairs: tuple[str, ...]) -> dict | None:
 @click.option("--verbose", "-v", is_flag=True, help="Print each file as it is committed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, verbose, as_json):
-    """Index files and folders (txt, md, jsonl, csv, tsv) into a store, incrementally."""
+    """Index files and folders (txt, md, jsonl, csv, tsv) into a store, incrementally.
+
+    With an image model (a CLIP, ResNet or ConvNeXt folder or id) image files are indexed instead
+    (jpg, png, gif, bmp, webp, tiff); with an audio model (mfcc, log-mel, a Wav2Vec2 folder, a saved
+    audio-simclr folder) audio files (wav, flac, ogg, mp3).
+    """
     from .apps.indexing import index_paths
 
     def on_file(path, status):
@@ -111,20 +116,52 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
 
 
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
-@click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default="hybrid",
-              show_default=True)
+@click.option("--image", "image", type=click.Path(path_type=Path), default=None,
+              help="Query with an image file (image stores: CLIP, ResNet, ...).")
+@click.option("--audio", "audio", type=click.Path(path_type=Path), default=None,
+              help="Query with an audio file (audio stores).")
+@click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default=None,
+              help="Default: hybrid for text queries, vector for --image / --audio.")
 @click.option("-k", "k", default=5, show_default=True, help="How many results.")
 @click.option("--where", multiple=True, help="Metadata filter FIELD=VALUE (repeatable).")
 @click.option("--model", "-m", default=None, help="Override the store's model (must match it).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def search(query, store, mode, k, where, model, as_json):
-    """Search a store by meaning (vector), words (keyword, BM25) or both (hybrid)."""
-    if not query.strip():
-        raise InvalidInput("the query is empty")
-    with _open_store(store, model=model, need_encoder=mode != "keyword") as vs:
-        hits = vs.search(query, k=k, mode=mode, where=_parse_where(where))
+def search(query, store, image, audio, mode, k, where, model, as_json):
+    """Search a store by meaning (vector), words (keyword, BM25) or both (hybrid).
+
+    QUERY is a text; or give --image FILE / --audio FILE to search an image or audio store with a
+    file. A CLIP image store also takes text queries (text-to-image search).
+    """
+    media = [(kind, p) for kind, p in (("image", image), ("audio", audio)) if p is not None]
+    if len(media) + (query is not None) != 1:
+        raise InvalidInput("give exactly one query: a text QUERY, --image FILE or --audio FILE")
+    if media:
+        kind, path = media[0]
+        if mode not in (None, "vector"):
+            raise InvalidInput(f"--{kind} queries use vector search; --mode {mode} needs a text QUERY")
+        with _open_store(store, model=model) as vs:
+            modality = getattr(vs.encoder, "modality", "text")
+            if modality != kind:
+                raise InvalidInput(f"the store {store} holds {modality} vectors (model {vs.encoder.name!r}); "
+                                   f"an --{kind} query cannot be compared with them")
+            if not path.is_file():
+                raise InvalidInput(f"{path}: no such {kind} file")
+            vector = vs.encoder.encode([path], progress=False)
+            hits = vs.search(vector, k=k, mode="vector", where=_parse_where(where))
+    else:
+        if not query.strip():
+            raise InvalidInput("the query is empty")
+        mode = mode or "hybrid"
+        with _open_store(store, model=model, need_encoder=mode != "keyword") as vs:
+            enc = vs.encoder
+            if enc is not None and getattr(enc, "modality", "text") in ("image", "audio") \
+                    and not getattr(enc, "accepts_text", False):
+                raise InvalidInput(f"the store {store} holds {enc.modality} vectors from {enc.name!r}, "
+                                   f"which cannot embed text; search it with --{enc.modality} FILE, or "
+                                   "with --mode keyword to match file names")
+            hits = vs.search(query, k=k, mode=mode, where=_parse_where(where))
     if as_json:
         echo_json([{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata} for h in hits])
         return

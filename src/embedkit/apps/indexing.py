@@ -6,6 +6,13 @@ mtime, or same SHA-256), replaces changed ones and removes files that were delet
 indexed folders. A file's items and its state are written in one transaction, so a run killed at
 any point leaves every finished file in the store and no file half indexed. A file that cannot be
 read (binary, not UTF-8, empty, malformed) is reported and skipped; it never stops the run.
+
+Images and audio: with an image encoder (``encoder.modality == "image"``: CLIP, ResNet, ConvNeXt,
+...) the image files (jpg, png, gif, bmp, webp, tiff) are indexed, one item per file; with an audio
+encoder, the audio files (wav, flac, ogg, mp3). The stored text of a media item is its file name
+(so keyword search matches names) and its metadata holds ``type``, the size or duration and
+``source``. Files of the other kinds are skipped with the reason; corrupt, truncated, empty and
+oversized media files are reported and skipped like unreadable text files.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from ..encoder import progress_bar
 from ..errors import InvalidInput
 from ..store.sqlite import SourceState, VectorStore
 
-__all__ = ["index_paths", "IndexReport", "TEXT_SUFFIXES", "ROW_SUFFIXES", "read_documents"]
+__all__ = ["index_paths", "IndexReport", "TEXT_SUFFIXES", "ROW_SUFFIXES", "IMAGE_SUFFIXES",
+           "AUDIO_SUFFIXES", "read_documents"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,11 @@ ROW_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv")
 TEXT_COLUMNS = ("text", "content", "body", "document", "sentence", "review", "passage")
 ID_COLUMNS = ("id", "doc_id", "_id")
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# Kept in step with embedkit.vision.io / embedkit.audio.io (not imported: they need Pillow/librosa).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3")
+#: Decoded media items held before they are encoded and written (bounds memory).
+MEDIA_BATCH = 16
 
 
 class SkipFile(Exception):
@@ -168,7 +181,50 @@ def _chunks(encoder, text: str, max_tokens: int, overlap: int) -> list[tuple[int
     return out
 
 
-def _walk(paths: Iterable[Path], report: IndexReport) -> Iterator[Path]:
+def _suffixes(modality: str) -> tuple[str, ...]:
+    if modality == "image":
+        return IMAGE_SUFFIXES
+    if modality == "audio":
+        return AUDIO_SUFFIXES
+    return TEXT_SUFFIXES + ROW_SUFFIXES
+
+
+def _media_kind(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return "image" if suffix in IMAGE_SUFFIXES else "audio" if suffix in AUDIO_SUFFIXES else None
+
+
+def read_media(encoder, path: Path, data: bytes) -> tuple[object, dict]:
+    """Decode an image or audio file for ``encoder``; raise :class:`SkipFile` when it cannot be used."""
+    from ..errors import EmbedkitError
+
+    kind = _media_kind(path)
+    modality = getattr(encoder, "modality", "text")
+    if kind is None or kind != modality:
+        what = f"{kind} file" if kind else f"{path.suffix or 'extensionless'} file"
+        raise SkipFile(f"{what}, but the store's model {encoder.name!r} embeds {modality}; supported "
+                       f"here: {', '.join(_suffixes(modality))}")
+    try:
+        if kind == "image":
+            from ..vision.io import load_image
+
+            img = load_image(data, max_pixels=getattr(encoder, "max_pixels", None))
+            return img, {"type": "image", "width": img.size[0], "height": img.size[1]}
+        from ..audio.io import is_silent, load_audio
+
+        sr = int(getattr(encoder, "sample_rate", 16000))
+        y = load_audio(data, sample_rate=sr, min_seconds=float(getattr(encoder, "min_seconds", 0.1)))
+        meta = {"type": "audio", "seconds": round(len(y) / sr, 3)}
+        if is_silent(y):
+            meta["silent"] = True
+        return (y, sr), meta
+    except EmbedkitError as exc:
+        message = str(exc).removeprefix("<image bytes>: ").removeprefix("<audio bytes>: ")
+        raise SkipFile(message) from exc
+
+
+def _walk(paths: Iterable[Path], report: IndexReport, suffixes: tuple[str, ...] = TEXT_SUFFIXES + ROW_SUFFIXES
+          ) -> Iterator[Path]:
     for root in paths:
         if root.is_file():
             yield root
@@ -177,7 +233,7 @@ def _walk(paths: Iterable[Path], report: IndexReport) -> Iterator[Path]:
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     p = Path(dirpath) / name
-                    if not name.startswith(".") and p.suffix.lower() in TEXT_SUFFIXES + ROW_SUFFIXES:
+                    if not name.startswith(".") and p.suffix.lower() in suffixes:
                         yield p
         else:
             report.skipped.append((str(root), "no such file or folder"))
@@ -216,13 +272,16 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
     started = time.perf_counter()
     report = IndexReport()
     roots = [Path(p).expanduser().resolve() for p in paths]
-    files = list(dict.fromkeys(_walk(roots, report)))
+    modality = getattr(store.encoder, "modality", "text")
+    media_store = modality in ("image", "audio")
+    files = list(dict.fromkeys(_walk(roots, report, _suffixes(modality))))
     seen: set[str] = set()
     pending: list[tuple[SourceState, bool, list[str], list[str], list[dict]]] = []
+    inputs: list = []  # what is encoded: the texts, or the decoded images / waveforms
 
     def flush() -> None:
-        texts = [t for _, _, ts, _, _ in pending for t in ts]
-        vectors = store.encoder.encode(texts, progress=False) if texts else None
+        vectors = store.encoder.encode(inputs, progress=False) if inputs else None
+        inputs.clear()
         offset = 0
         for state, existed, ts, ids, metas in pending:
             vecs = vectors[offset:offset + len(ts)] if ts else None
@@ -254,6 +313,18 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
                     store.touch_source(state)
                     report.unchanged.append(source)
                     continue
+                if media_store or _media_kind(path):
+                    if not media_store:
+                        raise SkipFile(f"{_media_kind(path)} file; index it into a store with an "
+                                       f"{_media_kind(path)} model (e.g. --model a CLIP folder for "
+                                       "images, --model mfcc for audio)")
+                    item, meta = read_media(store.encoder, path, data)
+                    meta["source"] = source
+                    pending.append((state, old is not None, [path.name], [source], [meta]))
+                    inputs.append(item)
+                    if len(inputs) >= MEDIA_BATCH:
+                        flush()
+                    continue
                 docs = read_documents(path, data, text_field=text_field, warnings=report.warnings)
             except SkipFile as exc:
                 report.skipped.append((source, str(exc)))
@@ -280,6 +351,7 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
                 report.skipped.append((source, "duplicate row ids"))
                 continue
             pending.append((state, old is not None, texts, ids, metas))
+            inputs.extend(texts)
             if sum(len(p[2]) for p in pending) >= batch_chunks:
                 flush()
         if pending:

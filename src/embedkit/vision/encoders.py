@@ -244,6 +244,9 @@ class ClipEncoder(_ImageBase):
         self.name = name or (os.fspath(spec) if not Path(os.fspath(spec)).is_dir() else folder.name)
         self.logit_scale = float(self.model.logit_scale.detach().exp())
 
+    #: CLIP embeds texts too: a text query can search a store of CLIP image vectors.
+    accepts_text = True
+
     def _check_item(self, index: int, item: Any) -> Any:
         if isinstance(item, str):
             if not item.strip():
