@@ -19,15 +19,18 @@ def _save_preprocessor(folder, size: int) -> None:
         "resample": 3}))
 
 
-@pytest.fixture(scope="session")
-def tiny_resnet(tmp_path_factory):
+def build_tiny_resnet(folder):
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-resnet")
     config = transformers.ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16],
                                        depths=[1, 1], layer_type="basic", num_labels=3)
     transformers.ResNetForImageClassification(config).save_pretrained(folder)
     _save_preprocessor(folder, 32)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_resnet(tmp_path_factory):
+    return build_tiny_resnet(tmp_path_factory.mktemp("tiny-resnet"))
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +43,10 @@ def tiny_convnext(tmp_path_factory):
     return folder  # no preprocessor_config.json: the encoder falls back to defaults
 
 
-@pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory):
+def build_tiny_clip(folder):
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-clip")
     words = ["<pad>", "<unk>", "<s>", "</s>", "a", "photo", "of", "red", "blue", "green", "square",
              "circle", "cat", "dog", "car", "the", "."]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
@@ -65,11 +66,19 @@ def tiny_clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
 def images(tmp_path_factory):
+    return make_images(tmp_path_factory.mktemp("images"))
+
+
+def make_images(folder):
     """A few small PNG/JPEG images with distinct colours."""
     from PIL import Image
 
-    folder = tmp_path_factory.mktemp("images")
     rng = np.random.default_rng(0)
     paths = []
     for i, colour in enumerate([(255, 0, 0), (0, 0, 255), (0, 255, 0), (250, 10, 10)]):

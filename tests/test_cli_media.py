@@ -1,0 +1,143 @@
+"""Images and audio through `embedkit index` / `embedkit search` (--image, --audio, text-to-image)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit import VectorStore
+from embedkit.apps.indexing import index_paths
+from embedkit.cli import main
+
+pytest.importorskip("torch")
+pytest.importorskip("PIL")
+pytest.importorskip("librosa")
+
+
+def _helpers(sub: str):
+    spec = importlib.util.spec_from_file_location(f"_media_{sub}", Path(__file__).parent / sub / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+vision = _helpers("vision")
+audio = _helpers("audio")
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("media")
+    pics = root / "pics"
+    pics.mkdir()
+    vision.make_images(pics)
+    (pics / "empty.png").write_bytes(b"")
+    (pics / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg" * 4)
+    (pics / "truncated.png").write_bytes((pics / "img0.png").read_bytes()[:100])
+    (pics / "notes.txt").write_text("a text file among the images")
+    from PIL import Image
+
+    Image.new("L", (9000, 8000)).save(pics / "huge.png")  # 72 MP: above the pixel cap
+    return root, pics
+
+
+@pytest.fixture(scope="module")
+def clip_model(tmp_path_factory):
+    return vision.build_tiny_clip(tmp_path_factory.mktemp("clip"))
+
+
+def test_index_images_with_clip_skips_bad_files(image_dir, clip_model):
+    root, pics = image_dir
+    store = root / "images.db"
+    result = run("index", pics, "--store", store, "--model", clip_model, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert len(report["added"]) == 4 and report["total_items"] == 4
+    reasons = {Path(s["path"]).name: s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"empty.png", "corrupt.jpg", "truncated.png", "huge.png"}
+    assert "empty" in reasons["empty.png"] and "more than the limit" in reasons["huge.png"]
+    # notes.txt is not walked into an image store; given explicitly it is skipped with a reason.
+    res = run("index", pics / "notes.txt", "--store", store, "--json")
+    assert "embeds image" in res.output
+    # Image-to-image: the query image itself comes first.
+    res = run("search", "--image", pics / "img0.png", "--store", store, "--json", "-k", "2")
+    assert res.exit_code == 0, res.output
+    hits = json.loads(res.stdout)
+    assert hits[0]["metadata"]["source"].endswith("img0.png") and hits[0]["score"] > 0.999
+    assert hits[0]["metadata"]["type"] == "image" and hits[0]["text"] == "img0.png"
+    # Text-to-image on a CLIP store (vector and hybrid modes).
+    for mode in ("vector", "hybrid"):
+        res = run("search", "a photo of a red square", "--store", store, "--mode", mode, "--json")
+        assert res.exit_code == 0, res.output
+        assert len(json.loads(res.stdout)) == 4
+    # An audio query against an image store is a clear error.
+    res = run("search", "--audio", pics / "img0.png", "--store", store)
+    assert res.exit_code == 2 and "image vectors" in res.output
+    res = run("search", "--store", store)
+    assert res.exit_code == 2 and "exactly one query" in res.output
+
+
+def test_cnn_store_refuses_text_queries(image_dir, tmp_path):
+    root, pics = image_dir
+    model = vision.build_tiny_resnet(tmp_path / "resnet")
+    store = tmp_path / "cnn.db"
+    assert run("index", pics / "img0.png", pics / "img1.jpg", "--store", store, "--model", model).exit_code == 0
+    res = run("search", "red", "--store", store, "--mode", "vector")
+    assert res.exit_code == 2 and "cannot embed text" in res.output
+    res = run("search", "--image", pics / "img1.jpg", "--store", store, "--json")
+    assert json.loads(res.stdout)[0]["metadata"]["source"].endswith("img1.jpg")
+
+
+def test_index_audio_and_search_by_audio(tmp_path):
+    sf = pytest.importorskip("soundfile")
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for word in ("one", "two", "three"):
+        audio.speak(word, clips / f"{word}.wav")
+    y, sr = sf.read(clips / "two.wav", dtype="float32")
+    sf.write(clips / "two.flac", y, sr)
+    sf.write(clips / "silence.ogg", np.zeros(8000, np.float32), 8000, format="OGG", subtype="VORBIS")
+    sf.write(clips / "tiny.wav", (0.2 * np.ones(30)).astype(np.float32), 44100)  # 0.7 ms: padded
+    (clips / "empty.wav").write_bytes(b"")
+    (clips / "bad.flac").write_bytes(b"fLaC" + b"\x00" * 40)
+    store = tmp_path / "audio.db"
+    res = run("index", clips, "--store", store, "--model", "mfcc-segments", "--json")
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["total_items"] == 6
+    assert {Path(s["path"]).name for s in report["skipped"]} == {"empty.wav", "bad.flac"}
+    with VectorStore(store, create=False) as vs:
+        metas = {Path(r.metadata["source"]).name: r.metadata for r in vs.get([str(clips / "silence.ogg")])}
+        assert metas["silence.ogg"]["silent"] is True and vs.model_spec == "mfcc-segments"
+    res = run("search", "--audio", clips / "two.wav", "--store", store, "--json", "-k", "2")
+    hits = json.loads(res.stdout)
+    assert hits[0]["metadata"]["source"].endswith("two.wav")
+    assert hits[1]["metadata"]["source"].endswith("two.flac")  # same clip, other container
+    # Incremental: nothing changes on a second run.
+    report2 = json.loads(run("index", clips, "--store", store, "--json").stdout)
+    assert len(report2["unchanged"]) == 6 and not report2["added"]
+    res = run("search", "--audio", tmp_path / "missing.wav", "--store", store)
+    assert res.exit_code == 2 and "no such audio file" in res.output
+
+
+def test_text_store_skips_media_files_with_a_reason(tmp_path):
+    from embedkit.text.hashing import HashingEncoder
+
+    (tmp_path / "a.txt").write_text("hello world")
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "pic.png")
+    with VectorStore(tmp_path / "t.db", encoder=HashingEncoder()) as vs:
+        report = index_paths(vs, [tmp_path / "a.txt", tmp_path / "pic.png"])
+    assert report.added == [str((tmp_path / "a.txt").resolve())]
+    assert "image model" in report.skipped[0][1]
