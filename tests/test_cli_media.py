@@ -141,3 +141,26 @@ def test_text_store_skips_media_files_with_a_reason(tmp_path):
         report = index_paths(vs, [tmp_path / "a.txt", tmp_path / "pic.png"])
     assert report.added == [str((tmp_path / "a.txt").resolve())]
     assert "image model" in report.skipped[0][1]
+
+
+def test_zero_shot_and_train_audio_simclr_commands(image_dir, clip_model, tmp_path):
+    root, pics = image_dir
+    res = run("zero-shot", pics / "img0.png", pics / "img1.jpg", "--model", clip_model,
+              "-l", "red", "-l", "blue", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert len(rows) == 2 and rows[0]["label"] in ("red", "blue")
+    assert abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-3
+    res = run("zero-shot", pics / "img0.png", "--model", "mfcc", "-l", "a", "-l", "b")
+    assert res.exit_code == 2 and "needs a CLIP model" in res.output
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for word in ("one", "two", "three", "four"):
+        audio.speak(word, clips / f"{word}.wav")
+    (clips / "broken.wav").write_bytes(b"RIFF0000WAVE")
+    out = tmp_path / "model"
+    res = run("train", "audio-simclr", clips, "--out", out, "--epochs", "2")
+    assert res.exit_code == 0, res.output
+    assert "skipped" in res.output and "broken.wav" in res.output
+    enc = __import__("embedkit").load(out)
+    assert enc.encode([clips / "one.wav"]).shape == (1, enc.dim)

@@ -74,3 +74,4 @@ def fail(message: str, code: int = 2) -> None:
 from . import cli_store  # noqa: E402,F401
 from . import cli_sentences  # noqa: E402,F401
 from . import cli_words  # noqa: E402,F401
+from . import cli_media  # noqa: E402,F401

@@ -1,0 +1,90 @@
+"""CLI commands for images and audio: zero-shot image classification and SimCLR audio training.
+
+(Indexing and searching images and audio are ``embedkit index`` / ``embedkit search --image/--audio``.)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .cli import echo_json, main, train
+from .errors import InvalidInput
+
+
+def _files(paths, suffixes) -> list[Path]:
+    out = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes
+                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        else:
+            out.append(p)
+    return out
+
+
+@main.command("zero-shot")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "-m", required=True, help="A CLIP folder or Hugging Face id.")
+@click.option("--label", "-l", "labels", multiple=True, required=True, help="A class name (repeat, >= 2).")
+@click.option("--template", default="a photo of a {}.", show_default=True, help="Prompt; {} is the label.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def zero_shot(images, model, labels, template, as_json):
+    """Classify images by the label prompts CLIP finds most similar (no training)."""
+    from .models import load
+    from .vision.io import IMAGE_SUFFIXES
+
+    enc = load(model)
+    if not hasattr(enc, "classify"):
+        raise InvalidInput(f"zero-shot classification needs a CLIP model; {model!r} is a "
+                           f"{type(enc).__name__}")
+    files = _files(images, IMAGE_SUFFIXES)
+    if not files:
+        raise InvalidInput("no image files found")
+    result = enc.classify(files, labels, template=template)
+    rows = [{"file": str(f), "label": lbl, "probabilities": {c: round(float(p), 4) for c, p in
+                                                            zip(result.classes, probs)}}
+            for f, lbl, probs in zip(files, result.labels, result.probabilities)]
+    if as_json:
+        echo_json(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['label']}\t{r['probabilities'][r['label']]:.3f}\t{r['file']}")
+
+
+@train.command("audio-simclr")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Model folder to write.")
+@click.option("--sample-rate", default=16000, show_default=True)
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--max-seconds", default=None, type=float, help="Stop after this long (whole epochs).")
+@click.option("--seed", default=0, show_default=True)
+def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed):
+    """Train a spectrogram encoder on unlabelled audio files with SimCLR; load it with embedkit.load(OUT)."""
+    from .audio.io import AUDIO_SUFFIXES
+    from .audio.ssl import SpectrogramSimCLR
+    from .errors import EmbedkitError
+
+    files = _files(paths, AUDIO_SUFFIXES)
+    trainer = SpectrogramSimCLR(sample_rate=sample_rate, epochs=epochs, max_seconds=max_seconds, seed=seed,
+                                widths=(8, 16, 32), temperature=0.1)
+    shell = trainer._shell()
+    good, specs = [], []
+    for f in files:
+        try:
+            specs.append(shell.spectrograms([f])[0])
+            good.append(f)
+        except EmbedkitError as exc:
+            click.echo(f"  skipped {f}: {exc}", err=True)
+    if len(good) < 2:
+        raise InvalidInput(f"need at least 2 readable audio files, found {len(good)}")
+    import numpy as np
+
+    trainer.fit(spectrograms=np.stack(specs),
+                progress=lambda e, n: click.echo(f"epoch {e}/{n}", err=True))
+    trainer.encoder_.save(out)
+    click.echo(f"trained on {len(good)} clips in {trainer.simclr_.seconds_:.0f} s "
+               f"({trainer.simclr_.epochs_run_} epochs); saved to {os.fspath(out)}")
+
