@@ -70,7 +70,8 @@ def test_embed_outputs(tmp_path):
     assert run("embed", src, "-o", npy).exit_code == 0
     vectors = np.load(npy, allow_pickle=False)
     assert vectors.shape == (2, 384) and vectors.dtype == np.float32
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq
+
     out = tmp_path / "v.parquet"
     assert run("embed", src, "-o", out).exit_code == 0
     table = pq.read_table(out)
