@@ -217,3 +217,19 @@ def test_get_params_and_repr():
     assert "vector_size=7" in repr(m)
     f = FastText(buckets=10, korean_jamo=True)
     assert f.get_params()["korean_jamo"] is True
+
+
+def test_sigmoid_and_loss_tables_are_exact_enough():
+    from embedkit.text._kernels import _grad_loss
+
+    for x in np.linspace(-7.9, 7.9, 97):
+        x32 = np.float32(x)
+        g1, l1 = _grad_loss(x32, True, np.float32(1.0))
+        g0, l0 = _grad_loss(x32, False, np.float32(1.0))
+        s = 1 / (1 + np.exp(-x))
+        assert g1 == pytest.approx(1 - s, abs=1e-5)
+        assert g0 == pytest.approx(-s, abs=1e-5)
+        assert l1 == pytest.approx(np.log1p(np.exp(-x)), abs=1e-5)
+        assert l0 == pytest.approx(np.log1p(np.exp(x)), abs=1e-4)
+    g, loss = _grad_loss(np.float32(-20.0), True, np.float32(0.5))
+    assert g == pytest.approx(0.5) and loss == pytest.approx(20.0)
