@@ -45,7 +45,9 @@ _LOADERS: dict[str, str] = {
 _NAMED: dict[str, tuple[str, dict]] = {
     "mfcc": ("embedkit.audio.features:FeatureEncoder", {"features": "mfcc", "pooling": "stats"}),
     "log-mel": ("embedkit.audio.features:FeatureEncoder", {"features": "log-mel", "pooling": "stats"}),
-    "mfcc-segments": ("embedkit.audio.features:FeatureEncoder", {"features": "mfcc", "pooling": "segments"}),
+    "mfcc-segments": ("embedkit.audio.features:FeatureEncoder",
+                      {"features": "mfcc", "pooling": "segments", "n_mfcc": 13, "drop_c0": True,
+                       "name": "mfcc-segments"}),
 }
 
 
