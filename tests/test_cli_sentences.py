@@ -75,3 +75,18 @@ def test_errors_are_one_line_with_exit_codes(tiny_st_model, sts_file, tmp_path):
                                  "-k", "a,b"])
     assert bad_k.exit_code == 2 and "-k must be" in bad_k.output
     assert "Traceback" not in missing.output + not_model.output + int8_torch.output
+
+
+def test_embed_with_the_onnx_int8_backend(tiny_st_model, tmp_path, onnx_cache):
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    src = tmp_path / "texts.txt"
+    src.write_text("a dog runs\n\nstock markets fell\n", encoding="utf-8")
+    out_file = tmp_path / "v.npy"
+    out = CliRunner().invoke(main, ["embed", str(src), "-m", str(tiny_st_model), "--backend", "onnx",
+                                    "--int8", "-o", str(out_file)])
+    assert out.exit_code == 0, out.output
+    vecs = np.load(out_file)
+    assert vecs.shape[1] == 32 and np.isfinite(vecs).all()
+    assert any((onnx_cache / "onnx").rglob("int8/model.onnx"))
