@@ -1,4 +1,4 @@
-"""CLI: ``embedkit evaluate sts|retrieval|pairs`` for sentence encoders (any model, torch or ONNX)."""
+"""CLI: ``embedkit evaluate sts|retrieval|pairs`` for sentence encoders (torch or ONNX)."""
 
 from __future__ import annotations
 

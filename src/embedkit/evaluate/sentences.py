@@ -74,7 +74,8 @@ class EvalResult:
 
     def table(self) -> str:
         """A readable two-column table of the metrics."""
-        head = f"{self.task} | model {self.model} | {self.dataset} | n={self.n} | {self.seconds:.1f}s"
+        head = (f"{self.task} | model {self.model} | {self.dataset} | n={self.n} | "
+                f"{self.seconds:.1f}s")
         width = max([len(k) for k in self.metrics] + [6])
         lines = [head, f"{'metric':<{width}}  value", f"{'-' * width}  ------"]
         lines += [f"{k:<{width}}  {v:.4f}" for k, v in self.metrics.items()]
@@ -121,7 +122,9 @@ def _read_tsv(path, required: tuple[str, ...], what: str) -> tuple[list[list[str
     with open(path, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     if not lines:
-        raise InvalidInput(f"{path} is empty; expected a header with the columns {', '.join(required)}")
+        raise InvalidInput(
+            f"{path} is empty; expected a header with the columns {', '.join(required)}"
+        )
     header = [h.strip().lower() for h in lines[0].split("\t")]
     missing = [c for c in required if c not in header]
     if missing:
@@ -136,8 +139,8 @@ def _read_tsv(path, required: tuple[str, ...], what: str) -> tuple[list[list[str
             continue
         parts = line.split("\t")
         if len(parts) <= max(cols.values()):
-            raise InvalidInput(f"{path}, line {number}: expected {len(header)} tab-separated columns, "
-                               f"got {len(parts)}")
+            raise InvalidInput(f"{path}, line {number}: expected {len(header)} tab-separated "
+                               f"columns, got {len(parts)}")
         rows.append((number, [parts[cols[c]] for c in required]))
     if not rows:
         raise InvalidInput(f"{path} has a header but no rows")
@@ -148,7 +151,9 @@ def _number(path, line: int, column: str, value: str) -> float:
     try:
         x = float(value)
     except ValueError:
-        raise InvalidInput(f"{path}, line {line}: {column} must be a number, got {value!r}") from None
+        raise InvalidInput(
+            f"{path}, line {line}: {column} must be a number, got {value!r}"
+        ) from None
     if not math.isfinite(x):
         raise InvalidInput(f"{path}, line {line}: {column} must be finite, got {value!r}")
     return x
@@ -162,14 +167,15 @@ def read_sts(path) -> StsData:
 
 
 def read_pairs(path) -> PairData:
-    """Read a pair-classification TSV (columns ``sentence1``, ``sentence2``, ``label`` in {0, 1})."""
+    """Read a pair-classification TSV (columns ``sentence1``, ``sentence2``, ``label`` 0/1)."""
     rows, _ = _read_tsv(path, ("sentence1", "sentence2", "label"), "pairs")
     labels = []
     for n, r in rows:
         if r[2].strip() not in ("0", "1"):
             raise InvalidInput(f"{path}, line {n}: label must be 0 or 1, got {r[2]!r}")
         labels.append(int(r[2]))
-    return PairData([r[0] for _, r in rows], [r[1] for _, r in rows], np.array(labels), Path(path).name)
+    return PairData([r[0] for _, r in rows], [r[1] for _, r in rows], np.array(labels),
+                    Path(path).name)
 
 
 def _read_jsonl(path: Path, what: str) -> dict[str, str]:
@@ -211,10 +217,13 @@ def read_retrieval(folder, *, split: str = "test") -> RetrievalData:
     with open(qrels_path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             parts = line.rstrip("\n").split("\t")
-            if not line.strip() or (number == 1 and parts[0].strip().lower() in ("query-id", "qid")):
+            is_header = number == 1 and parts[0].strip().lower() in ("query-id", "qid")
+            if not line.strip() or is_header:
                 continue
             if len(parts) < 3:
-                raise InvalidInput(f"{qrels_path}, line {number}: expected query-id, corpus-id, score")
+                raise InvalidInput(
+                    f"{qrels_path}, line {number}: expected query-id, corpus-id, score"
+                )
             grade = _number(qrels_path, number, "score", parts[2])
             if grade > 0:
                 qrels.setdefault(parts[0], {})[parts[1]] = grade
@@ -227,7 +236,9 @@ def read_retrieval(folder, *, split: str = "test") -> RetrievalData:
              if q in queries}
     qrels = {q: rel for q, rel in qrels.items() if rel}
     if not qrels:
-        raise InvalidInput(f"{qrels_path} judges no query of queries.jsonl as relevant to any document")
+        raise InvalidInput(
+            f"{qrels_path} judges no query of queries.jsonl as relevant to any document"
+        )
     return RetrievalData(queries, corpus, qrels, folder.name)
 
 
@@ -262,7 +273,8 @@ def _encoder_name(encoder) -> str:
     return str(getattr(encoder, "name", "") or type(encoder).__name__)
 
 
-def _encode_unique(encoder, texts: list[str], batch_size: int, progress) -> tuple[np.ndarray, list[int]]:
+def _encode_unique(encoder, texts: list[str], batch_size: int,
+                   progress) -> tuple[np.ndarray, list[int]]:
     """Encode each distinct text once (normalised); return the matrix and each text's row."""
     index: dict[str, int] = {}
     rows = [index.setdefault(t, len(index)) for t in texts]
@@ -347,7 +359,8 @@ def _best_threshold(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
             "recall": float(tp_c[j] / pos) if pos else 0.0, "average_precision": ap}
 
 
-def evaluate_pairs(encoder, data, *, batch_size: int = 32, progress: bool | None = None) -> EvalResult:
+def evaluate_pairs(encoder, data, *, batch_size: int = 32,
+                   progress: bool | None = None) -> EvalResult:
     """Pair classification from cosine: best-threshold accuracy and F1, and average precision.
 
     The thresholds are chosen on the same data (as in MTEB): report them, and fix them on a

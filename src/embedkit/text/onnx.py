@@ -123,7 +123,8 @@ def export_onnx(transformer_dir: Path, out: Path) -> None:
     torch = require("torch", "text", "exporting a transformer to ONNX")
     transformers = require("transformers", "text", "exporting a transformer to ONNX")
     try:
-        model = transformers.AutoModel.from_pretrained(str(transformer_dir), attn_implementation="eager")
+        model = transformers.AutoModel.from_pretrained(str(transformer_dir),
+                                                       attn_implementation="eager")
     except Exception as exc:  # noqa: BLE001
         raise ModelNotFound(
             f"cannot load a transformer model from {transformer_dir} to export it: "
@@ -274,7 +275,7 @@ class OnnxEncoder(TransformerBase):
             "per_channel": self.per_channel, "fp32_nodes": exclude}, indent=2), encoding="utf-8")
 
     def _ffn_output_nodes(self, source: Path) -> list[str]:
-        """MatMul nodes whose weight is intermediate x hidden: the feed-forward output projections."""
+        """MatMul nodes with an intermediate x hidden weight (feed-forward output projections)."""
         onnx = require("onnx", "onnx", "int8 quantisation")
         inner = self.model_config.get("intermediate_size")
         if not isinstance(inner, int):

@@ -98,7 +98,8 @@ def read_folder_config(folder: Path) -> FolderConfig:
             elif kind.endswith("models.Pooling") and (sub / "config.json").is_file():
                 cfg = _read_json(sub / "config.json")
                 if cfg.get("pooling_mode"):
-                    pooling = str(cfg["pooling_mode"]).replace("mean_sqrt_len_tokens", "mean_sqrt_len")
+                    pooling = str(cfg["pooling_mode"]).replace("mean_sqrt_len_tokens",
+                                                               "mean_sqrt_len")
                 else:
                     on = [mode for key, mode in _ST_POOLING_KEYS.items() if cfg.get(key)]
                     pooling = on[0] if on else "mean"
@@ -162,8 +163,8 @@ class TransformerBase(BaseEncoder):
                 f"Invalid pooling mode {self.pooling!r}. Valid pooling modes are: "
                 f"{', '.join(POOLING_MODES)}"
             )
-        if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
-                                       or max_length <= 0):
+        if max_length is not None and (not isinstance(max_length, int)
+                                       or isinstance(max_length, bool) or max_length <= 0):
             raise InvalidInput(f"max_length must be a positive integer, got {max_length!r}")
         if overlap is not None and (not isinstance(overlap, int) or isinstance(overlap, bool)
                                     or overlap < 0):
@@ -184,7 +185,8 @@ class TransformerBase(BaseEncoder):
         self.window = self.max_length - self.n_special
         if self.window < 8:
             raise InvalidInput(f"max_length {self.max_length} leaves too few tokens per window")
-        self.overlap = min(self.window // 2, overlap if overlap is not None else max(self.window // 8, 1))
+        default_overlap = max(self.window // 8, 1)
+        self.overlap = min(self.window // 2, overlap if overlap is not None else default_overlap)
         self.dim = int(self.model_config["hidden_size"])
         self._pad_id = pad_id(self.tokenizer, cfg.transformer_dir)
         return cfg
@@ -219,7 +221,8 @@ class TransformerBase(BaseEncoder):
                         "(truncate=True); pass truncate=False to encode every window",
                         cut, len(lengths), self.window)
 
-    def chunk(self, text: str, *, max_tokens: int | None = None, overlap: int | None = None) -> list[Chunk]:
+    def chunk(self, text: str, *, max_tokens: int | None = None,
+              overlap: int | None = None) -> list[Chunk]:
         """Split a text into overlapping windows of at most ``max_tokens`` tokens.
 
         Returns character spans into ``text``; a text that fits in one window is one chunk.
@@ -242,7 +245,7 @@ class TransformerBase(BaseEncoder):
     # -- encoding ------------------------------------------------------------------------------
 
     def _pad(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """Pad rows of ids to the batch's longest row (never beyond): (input_ids, attention_mask)."""
+        """Pad rows of ids to the batch's longest row, never beyond: (input_ids, attention_mask)."""
         width = max(len(ids) for ids in batch)
         input_ids = np.full((len(batch), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -251,8 +254,8 @@ class TransformerBase(BaseEncoder):
             mask[row, :len(ids)] = 1
         return input_ids, mask
 
-    def _forward_hidden(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-        raise NotImplementedError
+    def _forward_hidden(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # pragma: no cover - each backend implements it
 
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         """Pooled vectors for a batch of token-id lists (special tokens included)."""
@@ -360,7 +363,7 @@ class TransformerBase(BaseEncoder):
 
 
 class TransformerEncoder(TransformerBase):
-    """Sentence embeddings from a transformer encoder folder (BERT, MiniLM, RoBERTa, XLM-R ...), on torch.
+    """Sentence embeddings from a transformer folder (BERT, MiniLM, RoBERTa, XLM-R ...) on torch.
 
     >>> enc = TransformerEncoder("path/to/all-MiniLM-L6-v2")          # doctest: +SKIP
     >>> enc.encode(["a red car", "a blue SUV"]).shape                   # doctest: +SKIP
@@ -411,7 +414,7 @@ class TransformerEncoder(TransformerBase):
 
 
 def load_tokenizer(folder: Path):
-    """The fast tokenizer of a model folder as a ``tokenizers.Tokenizer``, without truncation or padding."""
+    """A folder's fast tokenizer as a ``tokenizers.Tokenizer``, without truncation or padding."""
     tokenizers = require("tokenizers", "text", "the transformer encoder")
     path = Path(folder) / "tokenizer.json"
     if path.is_file():
@@ -424,7 +427,9 @@ def load_tokenizer(folder: Path):
         try:
             tok = transformers.AutoTokenizer.from_pretrained(str(folder)).backend_tokenizer
         except Exception as exc:  # noqa: BLE001
-            raise ModelNotFound(f"{folder} has no usable tokenizer (tokenizer.json or vocab): {exc}") from exc
+            raise ModelNotFound(
+                f"{folder} has no usable tokenizer (tokenizer.json or vocab): {exc}"
+            ) from exc
     tok.no_truncation()
     tok.no_padding()
     return tok
@@ -469,4 +474,6 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
         return (summed / counts).astype(np.float32)
     if mode == "mean_sqrt_len":
         return (summed / np.sqrt(counts)).astype(np.float32)
-    raise InvalidInput(f"Invalid pooling mode {mode!r}. Valid pooling modes are: {', '.join(POOLING_MODES)}")
+    raise InvalidInput(
+        f"Invalid pooling mode {mode!r}. Valid pooling modes are: {', '.join(POOLING_MODES)}"
+    )
