@@ -272,11 +272,6 @@ class TransformerBase(BaseEncoder):
                 segments.append((t, a, b))
         return ids, encs, segments
 
-    @staticmethod
-    def _check_batch_size(batch_size) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise InvalidInput(f"batch_size must be a positive integer, got {batch_size!r}")
-
     def encode(self, items, *, batch_size: int = 32, normalize: bool | None = None,
                progress: bool | None = None) -> np.ndarray:
         """Encode texts; long texts are the token-weighted mean of their windows.
@@ -293,9 +288,7 @@ class TransformerBase(BaseEncoder):
         rows = [self._prefix + ids[t][a:b] + self._suffix for t, a, b in segments]
         order = sorted(range(len(rows)), key=lambda s: len(rows[s]))
         weights = np.zeros(len(texts), dtype=np.float32)
-        n_batches = -(-len(rows) // batch_size)
-        show = progress if progress is not None else (None if n_batches > self.progress_min_batches
-                                                      else False)
+        show = self._show_progress(len(rows), batch_size, progress)
         with progress_bar(len(rows), f"encode ({self.name})", show) as bar:
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
@@ -337,9 +330,7 @@ class TransformerBase(BaseEncoder):
         counts = [np.zeros(ends.get(t, 0), dtype=np.float32) for t in range(len(texts))]
         rows = [self._prefix + ids[t][a:b] + self._suffix for t, a, b in segments]
         order = sorted(range(len(rows)), key=lambda s: len(rows[s]))
-        n_batches = -(-len(rows) // batch_size)
-        show = progress if progress is not None else (None if n_batches > self.progress_min_batches
-                                                      else False)
+        show = self._show_progress(len(rows), batch_size, progress)
         p = len(self._prefix)
         with progress_bar(len(rows), f"encode_tokens ({self.name})", show) as bar:
             for start in range(0, len(order), batch_size):
