@@ -255,7 +255,7 @@ class Word2Vec:
     ``corpus_words_`` (tokens per epoch, before ``min_count``) and ``training_time_``.
 
     >>> corpus = [["king", "queen", "royal"], ["cat", "dog", "pet"]] * 200
-    >>> model = Word2Vec(vector_size=20, min_count=1, epochs=3, seed=0, workers=1).fit(corpus)
+    >>> model = Word2Vec(vector_size=20, min_count=1, sample=0, epochs=3, seed=0, workers=1).fit(corpus)
     >>> model.wv_.most_similar("king", topn=1)[0][0] in {"queen", "royal"}
     True
 
