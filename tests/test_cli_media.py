@@ -164,3 +164,28 @@ def test_zero_shot_and_train_audio_simclr_commands(image_dir, clip_model, tmp_pa
     assert "skipped" in res.output and "broken.wav" in res.output
     enc = __import__("embedkit").load(out)
     assert enc.encode([clips / "one.wav"]).shape == (1, enc.dim)
+
+
+def test_a_file_the_model_fails_on_is_skipped_not_fatal(tmp_path):
+    from PIL import Image
+
+    from embedkit.encoder import BaseEncoder
+    from embedkit.errors import InvalidInput
+
+    class Picky(BaseEncoder):
+        modality, dim, name = "image", 3, "picky"
+
+        def _check_item(self, index, item):
+            return item
+
+        def _encode_batch(self, items):
+            if any(img.size[0] == 13 for img in items):
+                raise InvalidInput("width 13 is not supported")
+            return np.array([np.asarray(img, np.float32).mean(axis=(0, 1)) for img in items])
+
+    for i, width in enumerate((10, 13, 12)):
+        Image.new("RGB", (width, 8), (50 * i + 10, 20, 30)).save(tmp_path / f"p{i}.png")
+    with VectorStore(tmp_path / "s.db", encoder=Picky()) as vs:
+        report = index_paths(vs, [tmp_path])
+        assert len(report.added) == 2 and vs.count() == 2
+        assert report.skipped[0][0].endswith("p1.png") and "width 13" in report.skipped[0][1]

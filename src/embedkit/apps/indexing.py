@@ -29,6 +29,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..encoder import progress_bar
 from ..errors import InvalidInput
 from ..store.sqlite import SourceState, VectorStore
@@ -279,8 +281,31 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
     pending: list[tuple[SourceState, bool, list[str], list[str], list[dict]]] = []
     inputs: list = []  # what is encoded: the texts, or the decoded images / waveforms
 
+    def encode_media() -> list:
+        """Media batches: a file the model fails on (after it decoded) is skipped, not fatal."""
+        from ..errors import EmbedkitError
+
+        try:
+            return list(store.encoder.encode(inputs, progress=False))
+        except EmbedkitError:
+            rows = []
+            for (state, *_), item in zip(pending, inputs):
+                try:
+                    rows.append(store.encoder.encode([item], progress=False)[0])
+                except EmbedkitError as exc:
+                    rows.append(None)
+                    report.skipped.append((state.source, str(exc)))
+                    log.warning("skipped %s: %s", state.source, exc)
+            return rows
+
     def flush() -> None:
-        vectors = store.encoder.encode(inputs, progress=False) if inputs else None
+        if media_store:
+            rows = encode_media() if inputs else []
+            keep = [i for i, row in enumerate(rows) if row is not None]
+            pending[:] = [pending[i] for i in keep]
+            vectors = np.stack([rows[i] for i in keep]) if keep else None
+        else:
+            vectors = store.encoder.encode(inputs, progress=False) if inputs else None
         inputs.clear()
         offset = 0
         for state, existed, ts, ids, metas in pending:
