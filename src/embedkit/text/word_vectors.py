@@ -310,10 +310,9 @@ class WordVectors(BaseEncoder):
                     total += wgt
                 elif self.has_subwords:
                     v = self._subword_vector(t)
-                    if v is not None:
-                        wgt = 1.0 if weights is None else 1.0  # unseen: rarest, full weight
-                        acc += wgt * v
-                        total += wgt
+                    if v is not None:  # unseen, so rarer than any known word: full SIF weight
+                        acc += v
+                        total += 1.0
             if total == 0.0:
                 if len(tokens) <= 1:
                     raise UnknownWord(item, self.name)
