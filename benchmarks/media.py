@@ -149,7 +149,8 @@ def audio(args) -> dict:
         features[key] = enc.encode(clips, batch_size=256)
         log.info("%s in %.0f s", key, time.perf_counter() - t0)
     trainer_args = dict(sample_rate=8000, n_mels=40, frames=32, widths=(8, 16, 32), dim=128,
-                        temperature=0.1, epochs=args.epochs, batch_size=256, max_seconds=args.max_seconds)
+                        temperature=0.1, epochs=args.epochs, batch_size=256, max_seconds=args.max_seconds,
+                        lifter=args.lifter)
     specs = SpectrogramSimCLR(**trainer_args)._shell().spectrograms(clips)
     folds, ssl_runs = [], []
     for fold, held in enumerate(speakers):
@@ -207,6 +208,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=40, help="SimCLR epochs per audio fold")
     p.add_argument("--max-seconds", type=float, default=150.0, help="SimCLR time cap per audio fold")
     p.add_argument("--digit-epochs", type=int, default=30)
+    p.add_argument("--lifter", type=int, default=13, help="SimCLR audio front end: cepstral lifter (0: off)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "media.json"))
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -69,7 +69,7 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed):
 
     files = _files(paths, AUDIO_SUFFIXES)
     trainer = SpectrogramSimCLR(sample_rate=sample_rate, epochs=epochs, max_seconds=max_seconds, seed=seed,
-                                widths=(8, 16, 32), temperature=0.1)
+                                widths=(8, 16, 32), temperature=0.1, lifter=13)
     shell = trainer._shell()
     good, specs = [], []
     for f in files:

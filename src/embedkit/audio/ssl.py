@@ -12,6 +12,9 @@ random *views* of each clip and teaches a small CNN to map them close together (
 * **noise**: white noise in the power domain at a random SNR between 5 and 30 dB;
 * **masking**: one random band of mel channels and one of time steps set to the mean.
 
+``lifter=k`` (optional) smooths the mel axis by keeping cepstral coefficients 1..k-1 (as MFCCs do,
+without the loudness term), in training and at encoding time alike.
+
 The augmentations are affine resamplings done in one batched ``grid_sample`` call, so a training
 run on ~1500 clips takes a few minutes on two CPU cores.
 
@@ -62,6 +65,21 @@ def _frontend(y: np.ndarray, *, sample_rate: int, n_mels: int, steps: int) -> np
     return np.stack([np.interp(t, np.arange(m.shape[1]), row) for row in m]).astype(np.float32)
 
 
+def _lifter(x, keep: int):
+    """Smooth the mel axis of ``(n, 1, mels, t)`` by keeping cepstral coefficients 1..keep-1 (no c0):
+    the spectral envelope without fine (pitch) structure or overall level. ``keep=0``: unchanged."""
+    if not keep:
+        return x
+    torch = require("torch", "audio", "spectrogram SimCLR")
+    scipy_fft = require("scipy.fft", "audio", "spectrogram SimCLR")
+    mels = x.shape[2]
+    d = scipy_fft.dct(np.eye(mels), axis=0, type=2, norm="ortho")  # d @ v = DCT of v
+    mask = np.zeros(mels)
+    mask[1:keep] = 1.0
+    lift = torch.as_tensor(d.T @ np.diag(mask) @ d, dtype=x.dtype)
+    return torch.einsum("ij,ncjt->ncit", lift, x)
+
+
 def _resample_grid(x, frames: int, scale_t, shift_t, scale_f):
     """Affine resampling of (n, 1, mels, T) to (n, 1, mels, frames) with per-item time window and
     mel-axis scale (1 = identity)."""
@@ -77,7 +95,7 @@ def _resample_grid(x, frames: int, scale_t, shift_t, scale_f):
                                            align_corners=True)
 
 
-def spectrogram_augment(x, generator, *, frames: int):
+def spectrogram_augment(x, generator, *, frames: int, lifter: int = 0):
     """One random view of a batch of front-end spectrograms (see the module docs)."""
     torch = require("torch", "audio", "spectrogram SimCLR")
     n, _, mels, _ = x.shape
@@ -92,7 +110,7 @@ def spectrogram_augment(x, generator, *, frames: int):
     noise = power.mean(dim=(2, 3), keepdim=True) * torch.pow(10.0, -snr_db / 10.0)
     noise = noise * torch.empty_like(v).exponential_(generator=generator)
     v = torch.log10(power + noise) / 2.0
-    v = v - v.mean(dim=3, keepdim=True)
+    v = _lifter(v - v.mean(dim=3, keepdim=True), lifter)
     # One frequency mask and one time mask.
     f0 = (torch.rand(n, generator=generator) * mels).long()
     fw = (torch.rand(n, generator=generator) * mels * 0.15).long()
@@ -109,8 +127,10 @@ class SpectrogramEncoder(AudioEncoderBase):
     """Embeds audio with a CNN over fixed-size log-mel images (trained by :class:`SpectrogramSimCLR`)."""
 
     def __init__(self, backbone, *, config: ConvNetConfig, sample_rate: int, n_mels: int, frames: int,
-                 name: str = "audio-simclr", training: dict | None = None, normalize: bool = True):
+                 lifter: int = 0, name: str = "audio-simclr", training: dict | None = None,
+                 normalize: bool = True):
         self.backbone = backbone
+        self.lifter = lifter
         self.config = config
         self.sample_rate, self.n_mels, self.frames = sample_rate, n_mels, frames
         self.dim = config.dim
@@ -128,7 +148,7 @@ class SpectrogramEncoder(AudioEncoderBase):
         torch = require("torch", "audio", "spectrogram encoder")
         x = torch.as_tensor(specs, dtype=torch.float32)
         ones = torch.ones(len(x))
-        x = _resample_grid(x, self.frames, ones, torch.zeros(len(x)), ones)
+        x = _lifter(_resample_grid(x, self.frames, ones, torch.zeros(len(x)), ones), self.lifter)
         return embed(self.backbone, x)
 
     def _encode_batch(self, items) -> np.ndarray:
@@ -143,7 +163,8 @@ class SpectrogramEncoder(AudioEncoderBase):
         st.save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
         meta = {"type": MODEL_TYPE, "embedkit_version": __version__, "name": self.name,
                 "convnet": self.config.to_dict(),
-                "frontend": {"sample_rate": self.sample_rate, "n_mels": self.n_mels, "frames": self.frames},
+                "frontend": {"sample_rate": self.sample_rate, "n_mels": self.n_mels, "frames": self.frames,
+                             "lifter": self.lifter},
                 "training": self.training}
         (folder / "embedkit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return folder
@@ -169,7 +190,7 @@ class SpectrogramEncoder(AudioEncoderBase):
             raise ModelNotFound(f"cannot read the weights {folder / WEIGHTS}: {exc}") from exc
         backbone.eval()
         return cls(backbone, config=config, sample_rate=int(fe["sample_rate"]), n_mels=int(fe["n_mels"]),
-                   frames=int(fe["frames"]), name=name or meta.get("name", "audio-simclr"),
+                   frames=int(fe["frames"]), lifter=int(fe.get("lifter", 0)), name=name or meta.get("name", "audio-simclr"),
                    training=meta.get("training", {}), normalize=normalize)
 
 
@@ -186,8 +207,9 @@ class SpectrogramSimCLR:
     def __init__(self, *, sample_rate: int = 16000, n_mels: int = 40, frames: int = 32, dim: int = 128,
                  widths=(16, 32, 64), pool=(2, 4), temperature: float = 0.2, epochs: int = 60,
                  batch_size: int = 256, lr: float = 2e-3, seed: int = 0, max_seconds: float | None = None,
-                 name: str = "audio-simclr"):
+                 lifter: int = 0, name: str = "audio-simclr"):
         self.sample_rate, self.n_mels, self.frames = sample_rate, n_mels, frames
+        self.lifter = lifter
         self.dim, self.widths, self.pool = dim, tuple(widths), tuple(pool)
         self.temperature, self.epochs, self.batch_size = temperature, epochs, batch_size
         self.lr, self.seed, self.max_seconds, self.name = lr, seed, max_seconds, name
@@ -206,11 +228,12 @@ class SpectrogramSimCLR:
         specs = np.asarray(spectrograms, dtype=np.float32)
         if specs.ndim != 4 or specs.shape[1:3] != (1, self.n_mels):
             raise InvalidInput(f"spectrograms must have shape (n, 1, {self.n_mels}, T), got {specs.shape}")
-        frames = self.frames
+        frames, lifter = self.frames, self.lifter
         trainer = SimCLR(dim=self.dim, widths=self.widths, pool=self.pool, temperature=self.temperature,
                          epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                          max_seconds=self.max_seconds)
-        trainer.fit(specs, lambda b, g: spectrogram_augment(b, g, frames=frames), progress=progress)
+        trainer.fit(specs, lambda b, g: spectrogram_augment(b, g, frames=frames, lifter=lifter),
+                    progress=progress)
         self.simclr_ = trainer
         self.history_ = trainer.history_
         training = {"method": "SimCLR (NT-Xent)", "items": int(len(specs)), "epochs": trainer.epochs_run_,
@@ -219,7 +242,8 @@ class SpectrogramSimCLR:
                     "seconds": round(trainer.seconds_, 1)}
         self.encoder_ = SpectrogramEncoder(trainer.backbone_, config=trainer.config_,
                                            sample_rate=self.sample_rate, n_mels=self.n_mels,
-                                           frames=self.frames, name=self.name, training=training)
+                                           frames=self.frames, lifter=self.lifter, name=self.name,
+                                           training=training)
         return self
 
     @property
