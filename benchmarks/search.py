@@ -1,4 +1,4 @@
-"""Search and ingest: embedkit's VectorStore against bare usearch and LanceDB, same vectors, one run.
+"""Search and ingest: embedkit's VectorStore against bare hnswlib and LanceDB, same vectors, one run.
 
     python benchmarks/search.py [--n 100000] [--queries 1000] [--out benchmarks/results/search.json]
 
@@ -6,9 +6,9 @@ Data: all-MiniLM-L6-v2 embeddings of the first n NSMC reviews (base) and of the 
 (queries), cached by benchmarks/_data.py. Ground truth: exact inner-product top-10.
 
 Measured, one query at a time (the way a user's search arrives):
-- bare usearch HNSW (connectivity 16, expansion_add 128, expansion_search 64);
+- bare hnswlib HNSW (M 16, ef_construction 128, ef_search 128: the store's defaults);
 - the store's vector search with the same parameters (Hit objects with ids, scores and texts; and
-  again reading each hit's metadata too), timed in alternating rounds with bare usearch;
+  again reading each hit's metadata too), timed in alternating rounds with bare hnswlib;
 - LanceDB: brute force (no index) and with an IVF_HNSW_SQ index;
 and ingest (rows per second) of n rows with text, metadata and vectors into each durable store,
 in batches of 10,000 rows.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import minilm_vectors, nsmc_texts  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, K = 16, 128, 64, 10
+M, EF_CONSTRUCTION, EF_SEARCH, K = 16, 128, 128, 10
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
@@ -64,21 +64,24 @@ def interleaved(systems: dict, queries, rounds: int = 5) -> dict:
     return {name: (found[name], len(queries) / spent[name]) for name in systems}
 
 
-def build_usearch(base):
-    from usearch.index import Index
+def build_hnswlib(base):
+    import hnswlib
 
-    index = Index(ndim=base.shape[1], metric="ip", dtype="f32", connectivity=CONNECTIVITY,
-                  expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+    index = hnswlib.Index(space="ip", dim=base.shape[1])
+    index.init_index(max_elements=len(base), ef_construction=EF_CONSTRUCTION, M=M)
     t = time.perf_counter()
-    index.add(np.arange(len(base), dtype=np.uint64), base, threads=os.cpu_count())
+    index.add_items(base, np.arange(len(base)), num_threads=os.cpu_count())
+    index.set_ef(EF_SEARCH)
     return index, time.perf_counter() - t
 
 
 def bench_store(base, queries, truth, texts, workdir):
+    from embedkit.store.ann import AnnParams
     from embedkit.store.sqlite import VectorStore
 
     path = workdir / "store.db"
-    store = VectorStore(path, dim=base.shape[1], ann_threshold=1)
+    params = AnnParams(M=M, ef_construction=EF_CONSTRUCTION, ef_search=EF_SEARCH)
+    store = VectorStore(path, dim=base.shape[1], ann_threshold=1, ann_params=params)
     ids = [str(i) for i in range(len(base))]
     metas = [{"source": "nsmc", "row": i} for i in range(len(base))]
     t = time.perf_counter()
@@ -90,22 +93,22 @@ def bench_store(base, queries, truth, texts, workdir):
     store.build_index()
     build = time.perf_counter() - t
     store.close()
-    store = VectorStore(path, ann_threshold=1)  # reopen: the index comes from its file
+    store = VectorStore(path, ann_threshold=1, ann_params=params)  # reopen: the index from its file
     t = time.perf_counter()
     store.search(queries[0], k=K)
     first = time.perf_counter() - t
-    index, bare_build = build_usearch(base)
+    index, bare_build = build_hnswlib(base)
     runs = interleaved({
-        "bare": lambda q: index.search(q, K).keys.tolist(),
+        "bare": lambda q: index.knn_query(q, k=K, num_threads=1)[0][0].tolist(),
         "store": lambda q: [int(h.id) for h in store.search(q, k=K)],
         "store_text": lambda q: [(int(h.id), h.text, h.metadata) for h in store.search(q, k=K)],
     }, queries)
     size = path.stat().st_size + store.ann_path.stat().st_size
     store.close()
     (bare_found, bare_qps), (found, qps) = runs["bare"], runs["store"]
-    return ([{"system": "usearch (bare)", "build_s": bare_build, "qps": bare_qps,
+    return ([{"system": "hnswlib (bare)", "build_s": bare_build, "qps": bare_qps,
               "recall@10": recall(bare_found, truth)},
-             {"system": "embedkit VectorStore (usearch)", "build_s": build, "qps": qps,
+             {"system": "embedkit VectorStore (hnswlib)", "build_s": build, "qps": qps,
               "recall@10": recall(found, truth), "open_and_first_query_s": first, "disk_bytes": size},
              {"system": "embedkit VectorStore, reading text + metadata of each hit",
               "qps": runs["store_text"][1],
@@ -171,20 +174,19 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     bare = search[0]["qps"]
     for r in search:
-        r["qps_vs_bare_usearch"] = r["qps"] / bare
+        r["qps_vs_bare_hnswlib"] = r["qps"] / bare
     ingest = [store_ingest, lance_ingest]
     for r in ingest:
         r["vs_lancedb"] = r["rows_per_s"] / lance_ingest["rows_per_s"]
+    import hnswlib
     import lancedb
-    import usearch
 
     result = {
         "benchmark": "search", "n": args.n, "queries": args.queries, "dim": int(base.shape[1]), "k": K,
-        "hnsw": {"connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD,
-                 "expansion_search": EXPANSION_SEARCH},
+        "hnsw": {"M": M, "ef_construction": EF_CONSTRUCTION, "ef_search": EF_SEARCH},
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1min_at_start": load},
-        "versions": {"usearch": usearch.__version__, "lancedb": lancedb.__version__},
+        "versions": {"hnswlib": getattr(hnswlib, "__version__", "0.8"), "lancedb": lancedb.__version__},
         "date": time.strftime("%Y-%m-%d"), "search": search, "ingest": ingest,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +194,7 @@ def main() -> None:
     print(f"\nsearch, {args.n} vectors, {args.queries} queries, one at a time, k={K}")
     print(f"{'system':<42} {'recall@10':>9} {'QPS':>9} {'vs bare':>8}")
     for r in search:
-        print(f"{r['system']:<42} {r['recall@10']:>9.3f} {r['qps']:>9.0f} {r['qps_vs_bare_usearch']:>8.2f}")
+        print(f"{r['system']:<42} {r['recall@10']:>9.3f} {r['qps']:>9.0f} {r['qps_vs_bare_hnswlib']:>8.2f}")
     print(f"\ningest, {args.n} rows with text + metadata + vector, batches of 10,000")
     for r in ingest:
         print(f"{r['system']:<52} {r['rows_per_s']:>9.0f} rows/s  ({r['vs_lancedb']:.2f}x LanceDB)")

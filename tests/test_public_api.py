@@ -14,7 +14,7 @@ def test_public_surface_is_pinned():
 
 def test_import_does_not_import_torch_or_transformers():
     code = ("import sys, embedkit; embedkit.VectorStore; "
-            "print(sorted(m for m in ('torch', 'transformers', 'numba', 'usearch') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'transformers', 'numba', 'hnswlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -4,7 +4,7 @@ SQLite (WAL journal, ``synchronous=FULL``) is the source of truth: every ``add``
 ``delete`` is one transaction, so a process killed at any moment leaves every committed item
 intact and nothing half written. FTS5 indexes the text for keyword search ranked by BM25. Vector
 search is exact (a NumPy matrix product) below ``ann_threshold`` items and approximate above it,
-through an HNSW index file beside the database (``<store>.ann``) that is only a cache: it is
+through an hnswlib HNSW index file beside the database (``<store>.ann``) that is only a cache: it is
 rebuilt from SQLite when missing, corrupt or built with other settings, and brought up to date from
 a change log (kept by triggers) when stale.
 
@@ -504,7 +504,8 @@ class VectorStore:
             k: how many results.
             mode: "vector", "keyword" (FTS5, BM25) or "hybrid" (reciprocal rank fusion of both).
             where: metadata equality filters, e.g. ``{"lang": "ko"}``.
-            expansion: HNSW search breadth (more is slower and more accurate).
+            expansion: HNSW ``ef`` for this search (default ``ann_params.ef_search``; more is slower
+                and more accurate). Only used above ``ann_threshold`` items.
         """
         k = _check_k(k)
         if mode not in MODES:
