@@ -15,10 +15,14 @@ Word2Vec in Shared and Distributed Memory"):
 * CBOW: the mean of the context rows predicts the centre word against fresh negatives (as in
   word2vec.c).
 * subword skip-gram (fastText): the centre word's input vector is the sum of its own row and its
-  n-gram rows divided by the number of n-grams (as gensim); it is built once per window (gensim rebuilds it for every pair), the window's
-  gradient is summed and added, undivided as in fastText, to each of those rows once per window.
-  (Measured: applying it after every pair, as gensim does, gave the same analogy accuracy at less
-  than half the speed.)
+  n-gram rows divided by the number of n-grams (as gensim); it is built once per window (gensim
+  rebuilds it for every pair), the window's gradient is summed and added, undivided as in
+  fastText, to each of those rows once per window. (Measured: applying it after every pair, as
+  gensim does, gave the same analogy accuracy at less than half the speed.) The ``negative``
+  samples are shared by the pairs of a window (Ji et al. again): every pair has the same input,
+  so a shared negative's gradient is computed once and weighted by the number of pairs, which
+  cuts the output work from ``2b (1 + negative)`` to ``2b + negative`` rows per window. (Measured
+  on 2M words, 1 epoch: analogy accuracy 0.130 -> 0.169, words/s up ~1.6x.)
 
 The sigmoid and the loss come from tables over [-MAX_LOGIT, MAX_LOGIT] read with linear
 interpolation (error < 1e-7; beyond the range the gradient is 0 or 1 and ``-log s(x)`` is taken
@@ -308,6 +312,7 @@ def train_subword_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob
         buf = np.empty(max_len, np.int32)
         h = np.zeros(dim, np.float32)
         e = np.zeros(dim, np.float32)
+        ctx = np.empty(2 * window, np.int32)
         loss = 0.0
         pairs = 0
         for s in range(parts[p], parts[p + 1]):
@@ -336,28 +341,45 @@ def train_subword_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob
                 inv = np.float32(1.0) / np.float32(max(1, s1 - s0 - 1))
                 for d in range(dim):
                     h[d] *= inv
+                # positives: each context word against the centre's input vector
+                nc = 0
                 for j in range(lo, hi):
                     if j == i:
                         continue
-                    target = buf[j]
-                    for k in range(negative + 1):
-                        if k == 0:
-                            o = target
-                        else:
-                            state, bits = _step(state)
-                            o = _sample(bits, alias_prob, alias_idx)
-                            if o == target:
-                                continue
-                        y = syn1[o]
-                        dot = np.float32(0.0)
-                        for d in range(dim):
-                            dot += h[d] * y[d]
-                        gk, lk = _grad_loss(dot, k == 0, alpha)
-                        loss += lk
-                        for d in range(dim):
-                            e[d] += gk * y[d]
-                            y[d] += gk * h[d]
+                    ctx[nc] = buf[j]
+                    nc += 1
+                    y = syn1[buf[j]]
+                    dot = np.float32(0.0)
+                    for d in range(dim):
+                        dot += h[d] * y[d]
+                    gk, lk = _grad_loss(dot, True, alpha)
+                    loss += lk
+                    for d in range(dim):
+                        e[d] += gk * y[d]
+                        y[d] += gk * h[d]
                     pairs += 1
+                # negatives shared by the window's pairs (Ji et al.): all pairs have the same
+                # input, so a negative's gradient is the same for each pair and is applied once,
+                # times the number of pairs it is a negative for
+                for k in range(negative):
+                    state, bits = _step(state)
+                    o = _sample(bits, alias_prob, alias_idx)
+                    weight = nc
+                    for c in range(nc):
+                        if ctx[c] == o:
+                            weight -= 1
+                    if weight == 0:
+                        continue
+                    y = syn1[o]
+                    dot = np.float32(0.0)
+                    for d in range(dim):
+                        dot += h[d] * y[d]
+                    gk, lk = _grad_loss(dot, False, alpha)
+                    loss += lk * weight
+                    gk *= np.float32(weight)
+                    for d in range(dim):
+                        e[d] += gk * y[d]
+                        y[d] += gk * h[d]
                 # as fastText (and gensim) for unsupervised models: every input row receives the
                 # full gradient of the mean (dividing by the row count starves the n-grams)
                 for q in range(s0, s1):
