@@ -233,3 +233,13 @@ def test_sigmoid_and_loss_tables_are_exact_enough():
         assert l0 == pytest.approx(np.log1p(np.exp(x)), abs=1e-4)
     g, loss = _grad_loss(np.float32(-20.0), True, np.float32(0.5))
     assert g == pytest.approx(0.5) and loss == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_fasttext_both_negative_schemes_learn_topics(shared):
+    model = FastText(**small(buckets=3000, shared_negatives=shared)).fit(topic_corpus())
+    top = [w for w, _ in model.wv_.most_similar("king", topn=3)]
+    assert set(top) <= set(ROYALS)
+    assert model.loss_history_[-1] < model.loss_history_[0]
+    with pytest.raises(InvalidInput, match="'shared_negatives'"):
+        FastText(shared_negatives=1).fit([["a"]])

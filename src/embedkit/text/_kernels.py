@@ -302,7 +302,7 @@ def train_cbow(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx,
 @njit(parallel=True, fastmath=True, nogil=True, cache=True)
 def train_subword_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx,
                            window, negative, alpha0, min_alpha, words_before, total_words, seeds,
-                           max_len, sub_offsets, sub_ids, out_loss, out_pairs):
+                           max_len, sub_offsets, sub_ids, shared_negatives, out_loss, out_pairs):
     """fastText skip-gram: the centre word's input is built from its word and n-gram rows."""
     dim = syn0.shape[1]
     n_parts = parts.shape[0] - 1
@@ -341,45 +341,69 @@ def train_subword_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob
                 inv = np.float32(1.0) / np.float32(max(1, s1 - s0 - 1))
                 for d in range(dim):
                     h[d] *= inv
-                # positives: each context word against the centre's input vector
-                nc = 0
-                for j in range(lo, hi):
-                    if j == i:
-                        continue
-                    ctx[nc] = buf[j]
-                    nc += 1
-                    y = syn1[buf[j]]
-                    dot = np.float32(0.0)
-                    for d in range(dim):
-                        dot += h[d] * y[d]
-                    gk, lk = _grad_loss(dot, True, alpha)
-                    loss += lk
-                    for d in range(dim):
-                        e[d] += gk * y[d]
-                        y[d] += gk * h[d]
-                    pairs += 1
-                # negatives shared by the window's pairs (Ji et al.): all pairs have the same
-                # input, so a negative's gradient is the same for each pair and is applied once,
-                # times the number of pairs it is a negative for
-                for k in range(negative):
-                    state, bits = _step(state)
-                    o = _sample(bits, alias_prob, alias_idx)
-                    weight = nc
-                    for c in range(nc):
-                        if ctx[c] == o:
-                            weight -= 1
-                    if weight == 0:
-                        continue
-                    y = syn1[o]
-                    dot = np.float32(0.0)
-                    for d in range(dim):
-                        dot += h[d] * y[d]
-                    gk, lk = _grad_loss(dot, False, alpha)
-                    loss += lk * weight
-                    gk *= np.float32(weight)
-                    for d in range(dim):
-                        e[d] += gk * y[d]
-                        y[d] += gk * h[d]
+                if shared_negatives:
+                    # positives: each context word against the centre's input vector
+                    nc = 0
+                    for j in range(lo, hi):
+                        if j == i:
+                            continue
+                        ctx[nc] = buf[j]
+                        nc += 1
+                        y = syn1[buf[j]]
+                        dot = np.float32(0.0)
+                        for d in range(dim):
+                            dot += h[d] * y[d]
+                        gk, lk = _grad_loss(dot, True, alpha)
+                        loss += lk
+                        for d in range(dim):
+                            e[d] += gk * y[d]
+                            y[d] += gk * h[d]
+                        pairs += 1
+                    # negatives shared by the window's pairs (Ji et al.): all pairs have the same
+                    # input, so a negative's gradient is the same for each pair and is applied once,
+                    # times the number of pairs it is a negative for
+                    for k in range(negative):
+                        state, bits = _step(state)
+                        o = _sample(bits, alias_prob, alias_idx)
+                        weight = nc
+                        for c in range(nc):
+                            if ctx[c] == o:
+                                weight -= 1
+                        if weight == 0:
+                            continue
+                        y = syn1[o]
+                        dot = np.float32(0.0)
+                        for d in range(dim):
+                            dot += h[d] * y[d]
+                        gk, lk = _grad_loss(dot, False, alpha)
+                        loss += lk * weight
+                        gk *= np.float32(weight)
+                        for d in range(dim):
+                            e[d] += gk * y[d]
+                            y[d] += gk * h[d]
+                else:
+                    for j in range(lo, hi):
+                        if j == i:
+                            continue
+                        target = buf[j]
+                        for k in range(negative + 1):
+                            if k == 0:
+                                o = target
+                            else:
+                                state, bits = _step(state)
+                                o = _sample(bits, alias_prob, alias_idx)
+                                if o == target:
+                                    continue
+                            y = syn1[o]
+                            dot = np.float32(0.0)
+                            for d in range(dim):
+                                dot += h[d] * y[d]
+                            gk, lk = _grad_loss(dot, k == 0, alpha)
+                            loss += lk
+                            for d in range(dim):
+                                e[d] += gk * y[d]
+                                y[d] += gk * h[d]
+                        pairs += 1
                 # as fastText (and gensim) for unsupervised models: every input row receives the
                 # full gradient of the mean (dividing by the row count starves the n-grams)
                 for q in range(s0, s1):

@@ -448,7 +448,7 @@ class Word2Vec:
         elif sub is None:
             kernel, extra = _kernels.train_skipgram, ()
         else:
-            kernel, extra = _kernels.train_subword_skipgram, sub
+            kernel, extra = _kernels.train_subword_skipgram, (*sub, self.shared_negatives)
         seq = np.random.SeedSequence(self.seed)
         import numba
 
@@ -561,6 +561,8 @@ class FastText(Word2Vec):
         min_n, max_n: n-gram lengths (in characters, or jamo with ``korean_jamo``).
         buckets: rows of the hashed n-gram table.
         korean_jamo: decompose Hangul syllables into jamo before taking n-grams.
+        shared_negatives: share the negative samples among the pairs of a window (Ji et al.):
+            several times faster, a few points lower on analogies (see docs/words.md).
         **kwargs: as :class:`Word2Vec` (only ``architecture="skipgram"`` is supported).
     """
 
@@ -571,7 +573,8 @@ class FastText(Word2Vec):
                  sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
                  min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
                  tokenizer="english", progress=None, min_n: int = 3, max_n: int = 6,
-                 buckets: int = 2_000_000, korean_jamo: bool = False):
+                 buckets: int = 2_000_000, korean_jamo: bool = False,
+                 shared_negatives: bool = False):
         super().__init__(architecture=architecture, vector_size=vector_size, window=window,
                          negative=negative, min_count=min_count, max_vocab_size=max_vocab_size,
                          sample=sample, epochs=epochs, learning_rate=learning_rate,
@@ -581,6 +584,7 @@ class FastText(Word2Vec):
         self.max_n = max_n
         self.buckets = buckets
         self.korean_jamo = korean_jamo
+        self.shared_negatives = shared_negatives
 
     def _validate(self) -> None:
         cls = type(self).__name__
@@ -596,9 +600,10 @@ class FastText(Word2Vec):
             raise InvalidInput(f"The 'max_n' parameter of {cls} ({self.max_n}) must be >= 'min_n' "
                                f"({self.min_n}).")
         _check_int("buckets", self.buckets, 1, cls, 2**31 - 1)
-        if not isinstance(self.korean_jamo, bool):
-            raise InvalidInput(f"The 'korean_jamo' parameter of {cls} must be a bool. "
-                               f"Got {self.korean_jamo!r} instead.")
+        for flag in ("korean_jamo", "shared_negatives"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidInput(f"The '{flag}' parameter of {cls} must be a bool. "
+                                   f"Got {getattr(self, flag)!r} instead.")
 
     def subword_config(self) -> dict:
         """The n-gram settings a :class:`WordVectors` needs to build vectors for unseen words."""
