@@ -122,7 +122,7 @@ def test_truncated_or_wrong_model_files(tmp_path, model):
 def test_subword_training_via_cli(corpus, tmp_path):
     out = tmp_path / "ft"
     res = CliRunner().invoke(main, ["train", "word2vec", str(corpus), "-o", str(out), "--subword",
-                                    "--buckets", "2000", "--dim", "16", "--min-count", "1",
+                                    "--shared-negatives", "--buckets", "2000", "--dim", "16", "--min-count", "1",
                                     "--epochs", "1", "--workers", "1", "--no-progress"])
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["neighbors", "princes", "--model", str(out), "-k", "3"])

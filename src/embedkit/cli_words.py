@@ -93,11 +93,14 @@ class _Progress:
 @click.option("--max-n", default=6, show_default=True, type=int, help="Longest n-gram (--subword).")
 @click.option("--buckets", default=2_000_000, show_default=True, type=int,
               help="Hashed n-gram rows (--subword).")
+@click.option("--shared-negatives", is_flag=True,
+              help="--subword: share negatives within a window (much faster, slightly less accurate).")
 @click.option("--format", "fmt", type=click.Choice(["safetensors", "npy"]), default="safetensors",
               show_default=True)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window, negative, min_count,
-                   sample, epochs, learning_rate, workers, seed, min_n, max_n, buckets, fmt, progress):
+                   sample, epochs, learning_rate, workers, seed, min_n, max_n, buckets,
+                   shared_negatives, fmt, progress):
     """Train word vectors on CORPUS (a text file, .gz/.xz, or a folder of them)."""
     from .text.word2vec import FastText, Word2Vec
 
@@ -110,7 +113,8 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
                   learning_rate=learning_rate, workers=workers, seed=seed, tokenizer=tok,
                   progress=bar)
     if subword:
-        trainer = FastText(**common, min_n=min_n, max_n=max_n, buckets=buckets, korean_jamo=korean)
+        trainer = FastText(**common, min_n=min_n, max_n=max_n, buckets=buckets, korean_jamo=korean,
+                           shared_negatives=shared_negatives)
     else:
         trainer = Word2Vec(**common)
     t0 = time.perf_counter()
