@@ -50,6 +50,7 @@ MODES = ("vector", "keyword", "hybrid")
 FORMAT = "embedkit-store"
 SCHEMA_VERSION = 1
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -224,6 +225,10 @@ class VectorStore:
                                        timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # Search reads a few random rows per query: map the file instead of read() syscalls,
+            # and keep more pages cached (64 MiB; the default is 2 MiB).
+            self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            self._db.execute("PRAGMA cache_size=-65536")
             self._db.execute("PRAGMA foreign_keys=ON")
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
