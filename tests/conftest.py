@@ -70,16 +70,16 @@ def build_tiny_st_model(folder, *, pooling: str = "mean", normalize: bool = True
 @pytest.fixture(scope="session")
 def tiny_st_model(tmp_path_factory):
     """Path of a tiny random sentence-transformers model folder (mean pooling, normalised)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
     return build_tiny_st_model(tmp_path_factory.mktemp("models") / "tiny-bert")
 
 
 @pytest.fixture(scope="session")
 def tiny_model_factory(tmp_path_factory):
     """Build more tiny models: ``tiny_model_factory("cls-model", pooling="cls")``."""
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
     root = tmp_path_factory.mktemp("more-models")
 
     def make(name: str, **options):

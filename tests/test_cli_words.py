@@ -140,7 +140,7 @@ def test_non_utf8_corpus_trains_with_a_warning(tmp_path):
 
 
 def test_korean_subword_via_cli(tmp_path):
-    pytest.importorskip("kiwipiepy")
+    import kiwipiepy  # noqa: F401
     corpus = tmp_path / "ko.txt"
     corpus.write_text("밥을 먹었다. 맛있는 밥을 먹었다!\n길을 달렸다. 빠르게 길을 달렸다.\n" * 30,
                       encoding="utf-8")

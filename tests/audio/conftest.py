@@ -36,7 +36,7 @@ def speech(tmp_path_factory):
 @pytest.fixture(scope="session")
 def formats(speech, tmp_path_factory):
     """One clip as wav, flac, ogg, stereo 44.1 kHz and 8 kHz."""
-    sf = pytest.importorskip("soundfile")
+    import soundfile as sf
     folder = tmp_path_factory.mktemp("formats")
     y, sr = sf.read(speech["one"][0], dtype="float32")
     paths = {}
@@ -56,8 +56,8 @@ def formats(speech, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_wav2vec2(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    import torch
+    import transformers
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-wav2vec2")
     config = transformers.Wav2Vec2Config(

@@ -8,8 +8,8 @@ from embedkit.audio.features import FeatureEncoder
 from embedkit.audio.io import is_silent, load_audio
 from embedkit.errors import InvalidInput
 
-sf = pytest.importorskip("soundfile")
-pytest.importorskip("librosa")
+import soundfile as sf
+import librosa  # noqa: F401
 
 
 def test_formats_resampling_and_mono(formats):
@@ -83,7 +83,7 @@ def test_silence_and_very_short_clips_are_padded(tmp_path):
 
 
 def test_wav2vec2_mean_pooled(tiny_wav2vec2, formats, speech):
-    torch = pytest.importorskip("torch")
+    import torch
     from embedkit.audio.wav2vec import Wav2Vec2Encoder
 
     enc = embedkit.load(tiny_wav2vec2)

@@ -38,7 +38,7 @@ def test_text_layouts_are_standard(tmp_path, wv):
 
 
 def test_gensim_reads_our_files_and_we_read_theirs(tmp_path, wv):
-    KeyedVectors = pytest.importorskip("gensim.models").KeyedVectors
+    from gensim.models import KeyedVectors
     for binary in (False, True):
         path = write_vectors(wv, tmp_path / f"ours{int(binary)}.bin", format="word2vec-binary" if binary else "word2vec")
         kv = KeyedVectors.load_word2vec_format(str(path), binary=binary)

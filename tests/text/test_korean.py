@@ -41,7 +41,7 @@ def test_jamo_ngrams_share_stems_across_inflections():
 
 
 def test_kiwi_morphemes():
-    pytest.importorskip("kiwipiepy")
+    import kiwipiepy  # noqa: F401
     from embedkit.text.korean import KoreanTokenizer
 
     tok = KoreanTokenizer()
@@ -66,7 +66,7 @@ def test_fasttext_with_jamo_trains_and_covers_unseen_forms():
 
 
 def test_korean_tokenizer_in_training_file(tmp_path):
-    pytest.importorskip("kiwipiepy")
+    import kiwipiepy  # noqa: F401
     from embedkit.text.word2vec import Word2Vec
 
     path = tmp_path / "ko.txt"

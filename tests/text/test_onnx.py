@@ -11,8 +11,8 @@ import pytest
 import embedkit
 from embedkit.errors import BackendUnavailable, EmbedkitError, InvalidInput, ModelNotFound
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
+import onnxruntime  # noqa: F401
+import onnx  # noqa: F401
 
 from embedkit.text import onnx as ek_onnx  # noqa: E402
 from embedkit.text.onnx import OnnxEncoder, cache_dir, model_hash, physical_cores  # noqa: E402
@@ -166,10 +166,7 @@ def test_onnx_load_from_cache_does_not_import_torch(tiny_st_model, shared_cache,
 
 @pytest.mark.slow
 def test_default_model_int8_agrees_with_fp32(tmp_path_factory):
-    try:
-        torch_enc = embedkit.load()
-    except ModelNotFound as exc:  # pragma: no cover
-        pytest.skip(str(exc))
+    torch_enc = embedkit.load()
     cache = tmp_path_factory.mktemp("default-onnx")
     fp32 = embedkit.load(backend="onnx", cache=cache)
     int8 = embedkit.load(backend="onnx", quantize="int8", cache=cache)

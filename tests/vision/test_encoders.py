@@ -10,7 +10,7 @@ import embedkit
 from embedkit.errors import InvalidInput
 from embedkit.vision.encoders import ClipEncoder, CnnEncoder
 
-pytest.importorskip("torch")
+import torch  # noqa: F401
 
 
 def test_resnet_folder_loads_cnn_features_before_classifier(tiny_resnet, images):

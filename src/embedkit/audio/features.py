@@ -8,7 +8,7 @@
 ``pooling="stats"`` keeps the mean and standard deviation of every coefficient over time (order-free);
 ``pooling="segments"`` trims leading/trailing silence, subtracts the clip's mean (cepstral mean
 normalisation) and samples the coefficient tracks at ``segments`` evenly spaced times, keeping the
-coarse order of sounds in a word (better for spoken words; see docs/media.md). The named spec
+coarse order of sounds in a word (better for spoken words; see the README, "Images and audio"). The named spec
 ``"mfcc-segments"`` uses 13 MFCCs without the 0th (loudness) and 12 segments: 144 numbers; fewer
 cepstral coefficients carry less of the speaker, which helped speaker-independent retrieval of
 spoken digits (0.688 -> 0.735 1-NN accuracy, benchmarks/media.py).

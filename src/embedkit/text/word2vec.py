@@ -562,7 +562,7 @@ class FastText(Word2Vec):
         buckets: rows of the hashed n-gram table.
         korean_jamo: decompose Hangul syllables into jamo before taking n-grams.
         shared_negatives: share the negative samples among the pairs of a window (Ji et al.):
-            several times faster, a few points lower on analogies (see docs/words.md).
+            several times faster, a few points lower on analogies (see the README, "Word vectors benchmark").
         **kwargs: as :class:`Word2Vec` (only ``architecture="skipgram"`` is supported).
     """
 
