@@ -113,3 +113,11 @@ def test_indexing_needs_an_encoder_and_paths(tmp_path):
         index_paths(VectorStore(tmp_path / "n.db", dim=4), [tmp_path])
     with pytest.raises(InvalidInput, match="at least one"):
         index_paths(_store(tmp_path), [])
+
+
+def test_a_folder_with_nothing_of_the_models_kind_is_an_error(tmp_path):
+    root = tmp_path / "pics"
+    root.mkdir()
+    (root / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(InvalidInput, match="found no files to index.*embeds text"):
+        index_paths(_store(tmp_path), [root])

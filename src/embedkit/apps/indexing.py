@@ -277,6 +277,10 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
     modality = getattr(store.encoder, "modality", "text")
     media_store = modality in ("image", "audio")
     files = list(dict.fromkeys(_walk(roots, report, _suffixes(modality))))
+    if not files and not report.skipped and not store.sources():
+        raise InvalidInput(
+            f"found no files to index under {', '.join(map(str, roots))}: the store's model "
+            f"{store.encoder.name!r} embeds {modality}, from {', '.join(_suffixes(modality))} files")
     seen: set[str] = set()
     pending: list[tuple[SourceState, bool, list[str], list[str], list[dict]]] = []
     inputs: list = []  # what is encoded: the texts, or the decoded images / waveforms
@@ -295,7 +299,7 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
                 except EmbedkitError as exc:
                     rows.append(None)
                     report.skipped.append((state.source, str(exc)))
-                    log.warning("skipped %s: %s", state.source, exc)
+                    log.info("skipped %s: %s", state.source, exc)  # reported in the IndexReport
             return rows
 
     def flush() -> None:
@@ -353,7 +357,7 @@ def index_paths(store: VectorStore, paths: Sequence[str | os.PathLike], *, chunk
                 docs = read_documents(path, data, text_field=text_field, warnings=report.warnings)
             except SkipFile as exc:
                 report.skipped.append((source, str(exc)))
-                log.warning("skipped %s: %s", source, exc)
+                log.info("skipped %s: %s", source, exc)  # reported in the IndexReport
                 if on_file:
                     on_file(source, f"skipped: {exc}")
                 continue
