@@ -7,7 +7,7 @@ import pytest
 
 from embedkit import VectorStore
 from embedkit.errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt,
-                             StoreNotFound)
+                             StoreError, StoreNotFound)
 from embedkit.store.sqlite import fts_query
 from embedkit.text.hashing import HashingEncoder
 
@@ -218,3 +218,92 @@ def test_failed_write_leaves_store_unchanged(tmp_path, enc):
             raise RuntimeError("boom")
     assert s.count() == 1 and s.get(["2"]) == [None]
     assert s.integrity_check() == []
+
+
+def _sql_counter(store):
+    """Count the SELECTs a store runs on items' text (through SQLite's trace hook)."""
+    seen = []
+    store._db.set_trace_callback(lambda sql: seen.append(sql) if "text, metadata FROM items" in sql else None)
+    return seen
+
+
+@pytest.mark.parametrize("threshold", [100, 10_000])  # ANN path and exact path
+def test_hits_read_text_once_per_search_on_first_access(tmp_path, threshold):
+    s, x = _random_store(tmp_path / "lazy.db", threshold=threshold)
+    s.search(x[0], k=3)  # builds the index / exact matrix and the id map
+    reads = _sql_counter(s)
+    hits = s.search(x[3], k=3)
+    assert hits[0].id == "v3" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert reads == []  # ids and scores come without touching the rows
+    assert [h.metadata["g"] for h in hits] == [int(h.id[1:]) % 3 for h in hits]
+    assert hits[0].text == "" and len(reads) == 1  # one query served every hit
+    assert hits == s.search(x[3], k=3)  # equal: same ids, scores, texts and metadata
+    # Hits whose text was never read keep it when the store closes.
+    unread = s.search(x[4], k=2)
+    s.close()
+    assert unread[0].id == "v4" and unread[0].metadata == {"g": 1}
+
+
+def test_hit_of_an_item_deleted_before_its_text_is_read(tmp_path):
+    s, x = _random_store(tmp_path / "gone.db")
+    hits = s.search(x[9], k=2)
+    s.delete(["v9"])
+    with pytest.raises(StoreError, match="'v9' .* deleted or replaced"):
+        hits[0].text
+    assert hits[0].id == "v9" and "v9" not in {h.id for h in s.search(x[9], k=5)}
+    s.close()
+
+
+def test_another_process_writes_are_seen_within_the_consistency_interval(tmp_path, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("embedkit.store.sqlite._clock", lambda: now[0])
+    path = tmp_path / "shared.db"
+    reader = VectorStore(path, dim=4, ann_threshold=1)
+    strict = VectorStore(path, ann_threshold=1, read_consistency_interval=0)
+    assert reader.search(np.ones(4), k=1) == []
+    writer = VectorStore(path, ann_threshold=1)
+    writer.add(vectors=np.eye(4, dtype=np.float32), ids=["a", "b", "c", "d"])
+    assert strict.search(np.array([0, 1.0, 0, 0]), k=1)[0].id == "b"  # seen at once
+    assert reader.search(np.array([0, 1.0, 0, 0]), k=1) == []  # not looked yet
+    now[0] += 0.1
+    assert reader.search(np.array([0, 1.0, 0, 0]), k=1)[0].id == "b"
+    writer.delete(["b"])
+    # Within the interval the reader answers at the position it last looked at ...
+    now[0] += 0.05
+    assert reader.search(np.array([0, 1.0, 0, 0]), k=1)[0].id == "b"
+    assert strict.search(np.array([0, 1.0, 0, 0]), k=1)[0].id != "b"
+    # ... and after it, at the writer's.
+    now[0] += 0.1
+    assert reader.search(np.array([0, 1.0, 0, 0]), k=4)[0].id != "b"
+    assert {h.id for h in reader.search(np.ones(4), k=4)} == {"a", "c", "d"}
+    # A store's own writes are seen at once, whatever the interval.
+    reader.add(vectors=np.array([[0, 0.9, 0.1, 0]]), ids=["b2"])
+    assert reader.search(np.array([0, 1.0, 0, 0]), k=1)[0].id == "b2"
+    with pytest.raises(InvalidInput, match="read_consistency_interval"):
+        VectorStore(path, read_consistency_interval=-1)
+    for s in (reader, strict, writer):
+        s.close()
+
+
+def test_first_vectors_stored_by_another_process(tmp_path):
+    path = tmp_path / "late.db"
+    reader = VectorStore(path, ann_threshold=1, read_consistency_interval=0)
+    with pytest.raises(StoreError, match="empty"):
+        reader.search(np.ones(3), k=1)
+    with VectorStore(path) as writer:
+        writer.add(vectors=np.eye(3), ids=["x", "y", "z"])
+    assert reader.search(np.array([0, 0, 2.0]), k=1)[0].id == "z" and reader.dim == 3
+    reader.close()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # 1e30 squared, before the error
+def test_query_vector_checks(store):
+    q = store.encoder.encode(["red car"])[0]
+    assert [h.id for h in store.search(q * 7.5, k=3)] == [h.id for h in store.search(q, k=3)]
+    for bad in (np.full(128, np.inf), np.full(128, 1e30, dtype=np.float32)):
+        with pytest.raises(InvalidInput, match="NaN or infinite"):
+            store.search(bad)
+    with pytest.raises(DimensionMismatch):
+        store.search(q[:64])
+    with pytest.raises(InvalidInput, match="one query vector"):
+        store.search(np.stack([q, q]))

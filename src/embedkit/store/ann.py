@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,10 +97,13 @@ class AnnIndex:
             except RuntimeError:
                 pass
 
-    def search(self, query: np.ndarray, k: int, expansion: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Keys and scores (best first) of the ``k`` nearest to one query vector."""
+    def search(self, query: np.ndarray, k: int, expansion: int | None = None) -> tuple[list[int], list[float]]:
+        """Keys and scores (best first) of the ``k`` nearest to one float32 query vector.
+
+        Plain lists: a single query returns a handful of results, and converting them in Python
+        costs less than NumPy's per-call overhead on the search path.
+        """
         ef = max(expansion or self.params.ef_search, k)
-        query = np.asarray(query, dtype=np.float32)
         while True:
             if ef != self._ef:
                 self._index.set_ef(ef)
@@ -115,11 +119,12 @@ class AnnIndex:
                 elif k > 1:
                     k -= 1
                 else:
-                    return np.empty(0, np.int64), np.empty(0, np.float32)
-        keys = labels[0].astype(np.int64)
-        dist = dist[0]
-        scores = -np.sqrt(np.maximum(dist, 0)) if self.metric == "euclidean" else 1.0 - dist
-        return keys, scores.astype(np.float32)
+                    return [], []
+        if self.metric == "euclidean":
+            scores = [-math.sqrt(max(d, 0.0)) for d in dist[0].tolist()]
+        else:
+            scores = [1.0 - d for d in dist[0].tolist()]
+        return labels[0].tolist(), scores
 
     # -- files ---------------------------------------------------------------------------------
 

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ FORMAT = "embedkit-store"
 SCHEMA_VERSION = 1
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
+_clock = time.monotonic  # replaced in tests
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -89,23 +91,73 @@ END;
 """
 
 
-@dataclass(frozen=True)
+class _Rows:
+    """The text and metadata of one search's hits, read from SQLite in one query when first needed.
+
+    Vector search resolves ids and scores from memory; most callers then read the text of a few
+    hits, some never do (an id is all a caller with its own document store needs). Reading the rows
+    on first access keeps the SQLite read off the search path and still costs one query per search.
+    A store that is closed first reads its pending rows on ``close()``.
+    """
+
+    __slots__ = ("_store", "_keys", "_rows", "__weakref__")
+
+    def __init__(self, store: VectorStore | None, keys: list[int], rows: dict | None = None):
+        self._store, self._keys, self._rows = store, keys, rows
+
+    def load(self) -> dict[int, tuple[str, str]]:
+        if self._rows is None:
+            self._rows = self._store._texts(self._keys)
+            self._store = None
+        return self._rows
+
+    def get(self, key: int, id_: str) -> tuple[str, str]:
+        row = (self._rows if self._rows is not None else self.load()).get(key)
+        if row is None:
+            raise StoreError(f"the item {id_!r} was deleted or replaced after this search; search again")
+        return row
+
+
 class Hit:
     """One search result: the item's id, its score (higher is better), text and metadata.
 
-    ``metadata`` is decoded from its stored JSON on first access, so searches that only need ids,
-    scores and texts do not pay for it.
+    ``id`` and ``score`` come with the search; ``text`` and ``metadata`` are read from the store on
+    first access (for all hits of the search at once) and ``metadata`` is decoded from its stored
+    JSON then, so searches that only need ids and scores do not pay for either.
     """
 
-    id: str
-    score: float
-    text: str
-    metadata_json: str = field(default="{}", repr=False)
+    __slots__ = ("id", "score", "_key", "_rows", "_metadata")
 
-    @cached_property
+    def __init__(self, id: str, score: float, key: int, rows: _Rows):
+        self.id, self.score, self._key, self._rows, self._metadata = id, score, key, rows, None
+
+    @property
+    def text(self) -> str:
+        """The item's text."""
+        return self._rows.get(self._key, self.id)[0]
+
+    @property
+    def metadata_json(self) -> str:
+        """The item's metadata as stored (a JSON object)."""
+        return self._rows.get(self._key, self.id)[1]
+
+    @property
     def metadata(self) -> dict:
         """The item's metadata."""
-        return json.loads(self.metadata_json)
+        if self._metadata is None:
+            self._metadata = json.loads(self.metadata_json)
+        return self._metadata
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Hit):
+            return NotImplemented
+        return (self.id, self.score, self.text, self.metadata_json) == \
+            (other.id, other.score, other.text, other.metadata_json)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Hit(id={self.id!r}, score={self.score!r}, text={self.text!r})"
 
 
 @dataclass(frozen=True)
@@ -195,10 +247,14 @@ class VectorStore:
         create: create the store when it does not exist.
         ann_threshold: below this many items vector search is exact.
         ann_params: HNSW parameters of the index file.
+        read_consistency_interval: how stale, in seconds, a search may be with respect to other
+            processes writing the same file (this object's own writes are always seen at once).
+            0 looks for their commits before every search, at about 5 % of the search's speed.
     """
 
     def __init__(self, path, *, encoder=None, dim: int | None = None, metric: str = "cosine",
-                 create: bool = True, ann_threshold: int = 20_000, ann_params: AnnParams = AnnParams()):
+                 create: bool = True, ann_threshold: int = 20_000, ann_params: AnnParams = AnnParams(),
+                 read_consistency_interval: float = 0.1):
         if metric not in METRICS:
             raise InvalidInput(f"Unknown metric {metric!r}. Valid metrics are: {', '.join(METRICS)}")
         self.path = str(path)
@@ -211,6 +267,19 @@ class VectorStore:
         self._ann_dirty = False
         self._exact: tuple[int, np.ndarray, np.ndarray] | None = None
         self._count_cache: tuple[int, int] | None = None
+        try:
+            self.read_consistency_interval = float(read_consistency_interval)
+        except (TypeError, ValueError):
+            self.read_consistency_interval = -1.0
+        if not self.read_consistency_interval >= 0:  # also false for NaN
+            raise InvalidInput("read_consistency_interval must be a number of seconds >= 0, "
+                               f"got {read_consistency_interval!r}")
+        self._seen: tuple[float, int] | None = None  # (clock, change-log position) of the last look
+        # key -> id of stored items, so that vector search answers without reading SQLite. Keys
+        # are never reused and an item's key never changes its id, so entries never go wrong;
+        # entries of deleted items are dropped when the index catches up with the change log.
+        self._ids: dict[int, str] = {}
+        self._pending: weakref.WeakSet[_Rows] = weakref.WeakSet()  # hits whose rows are unread
         memory = self.path == ":memory:"
         if not memory:
             p = Path(self.path)
@@ -281,7 +350,7 @@ class VectorStore:
     def _set_meta(self, **values) -> None:
         self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                              [(k, str(v)) for k, v in values.items()])
-        self.meta.update({k: str(v) for k, v in values.items()})
+        self.meta = {**self.meta, **{k: str(v) for k, v in values.items()}}
 
     def _check_encoder(self, encoder) -> None:
         name, dim = self.meta.get("model"), self.meta.get("dim")
@@ -295,9 +364,19 @@ class VectorStore:
                                 f"{encoder.name!r} makes {encoder.dim}-dimensional ones")
 
     @property
+    def meta(self) -> dict[str, str]:
+        """The store's settings as recorded in its ``meta`` table."""
+        return self._meta
+
+    @meta.setter
+    def meta(self, value: dict[str, str]) -> None:
+        self._meta = value
+        self._dim = int(value["dim"]) if "dim" in value else None  # read on every search
+
+    @property
     def dim(self) -> int | None:
         """The vector dimension (None until the first vector is stored)."""
-        return int(self.meta["dim"]) if "dim" in self.meta else None
+        return self._dim
 
     @property
     def model(self) -> str | None:
@@ -341,12 +420,45 @@ class VectorStore:
                 raise
             finally:
                 self._depth = 0
+                self._seen = None  # see our own write at the next search
 
     transaction = _write
 
     def _seq(self) -> int:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
         return int(row[0]) if row else 0
+
+    def _current_seq(self) -> int:
+        """The change-log position searches answer at.
+
+        This process's own writes are seen at once. Other processes' commits are looked for at
+        most every ``read_consistency_interval`` seconds: the look is a read transaction in SQLite
+        (file locks), which would otherwise cost about a twentieth of an HNSW search.
+        """
+        now = _clock()
+        seen = self._seen
+        if seen is None or now - seen[0] >= self.read_consistency_interval:
+            seq = self._seq()
+            if seen is not None and seen[1] != seq:
+                self.meta = self._read_meta()  # another process may have stored the first vectors
+            self._seen = (now, seq)
+            return seq
+        return seen[1]
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock:
+            own = not self._db.in_transaction
+            try:
+                if own:
+                    self._db.execute("BEGIN")
+                yield self._db
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorrupt(f"cannot read {self.path}: {exc}") from exc
+            finally:
+                if own and self._db.in_transaction:
+                    self._db.execute("COMMIT")
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -494,9 +606,28 @@ class VectorStore:
         if not scored:
             return []
         keys = [k for k, _ in scored]
-        rows = {k: (i, t, m) for k, i, t, m in self._query(
-            f"SELECT key, id, text, metadata FROM items WHERE key IN ({','.join('?' * len(keys))})", keys)}
-        return [Hit(rows[k][0], float(s), rows[k][1], rows[k][2]) for k, s in scored if k in rows]
+        ids = self._ids
+        if all(k in ids for k in keys):
+            rows = _Rows(self, keys)
+            self._pending.add(rows)
+            return [Hit(ids[k], s, k, rows) for k, s in scored]
+        # Keys not seen yet (keyword results, filtered search): read the rows now.
+        found = self._texts(keys, with_ids=True)
+        rows = _Rows(None, keys, {k: r[1:] for k, r in found.items()})
+        return [Hit(found[k][0], float(s), k, rows) for k, s in scored if k in found]
+
+    def _texts(self, keys: list[int], *, with_ids: bool = False) -> dict[int, tuple]:
+        """{key: (text, metadata JSON)} (or (id, text, metadata JSON)) of the stored ``keys``."""
+        if self._db is None:
+            raise StoreError(f"the store {self.path} is closed")
+        cols = "key, id, text, metadata" if with_ids else "key, text, metadata"
+        out = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            for row in self._query(f"SELECT {cols} FROM items WHERE key IN ({','.join('?' * len(part))})",
+                                   part):
+                out[row[0]] = row[1:]
+        return out
 
     # -- search --------------------------------------------------------------------------------
 
@@ -521,13 +652,14 @@ class VectorStore:
             if not isinstance(query, str):
                 raise InvalidInput("keyword search needs a text query")
             return self._hits(self._keyword(query, k, where))
+        seq = self._current_seq()
         if mode == "vector":
-            return self._hits(self._vector(self._query_vector(query), k, where, expansion))
+            return self._hits(self._vector(self._query_vector(query), k, where, expansion, seq))
         if not isinstance(query, str):
             raise InvalidInput("hybrid search needs a text query")
         depth = max(50, 4 * k)
         fused: dict[int, float] = {}
-        for ranked in (self._vector(self._query_vector(query), depth, where, expansion),
+        for ranked in (self._vector(self._query_vector(query), depth, where, expansion, seq),
                        self._keyword(query, depth, where)):
             for rank, (key, _) in enumerate(ranked):
                 fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
@@ -542,14 +674,20 @@ class VectorStore:
             q = self.encoder.encode([query], progress=False)
         else:
             q = query
-        if self.dim is None:
+        dim = self.dim
+        if dim is None:
             raise StoreError("the store is empty: add items before a vector search")
-        q = as_matrix(q, name="query vector", dim=self.dim)
-        if len(q) != 1:
-            raise InvalidInput(f"search takes one query vector, got {len(q)}")
-        q = q[0]
-        if self.metric == "cosine":
-            q = q / max(float(np.sqrt(q @ q)), 1e-12)
+        if not (isinstance(q, np.ndarray) and q.dtype == np.float32 and q.shape == (dim,)):
+            q = as_matrix(q, name="query vector", dim=dim)
+            if len(q) != 1:
+                raise InvalidInput(f"search takes one query vector, got {len(q)}")
+            q = q[0]
+        # One dot product checks finiteness (NaN and inf propagate into it) and gives the norm.
+        squared = float(q @ q)
+        if not math.isfinite(squared):
+            raise InvalidInput("the query vector contains NaN or infinite values (or values too large to square)")
+        if self.metric == "cosine" and abs(squared - 1.0) > 1e-6:  # not unit length already
+            q = q / max(math.sqrt(squared), 1e-12)
         return q
 
     def _keyword(self, text: str, k: int, where) -> list[tuple[int, float]]:
@@ -561,12 +699,11 @@ class VectorStore:
 
     def _size(self, seq: int) -> int:
         """The item count at change-log position ``seq`` (cached: COUNT(*) scans the whole table)."""
-        if self._count_cache is None or self._count_cache[0] != seq:
+        if self._count_cache is None or self._count_cache[0] < seq:
             self._count_cache = (seq, self.count())
         return self._count_cache[1]
 
-    def _vector(self, q: np.ndarray, k: int, where, expansion) -> list[tuple[int, float]]:
-        seq = self._seq()
+    def _vector(self, q: np.ndarray, k: int, where, expansion, seq: int) -> list[tuple[int, float]]:
         n = self._size(seq)
         if n == 0:
             return []
@@ -583,15 +720,15 @@ class VectorStore:
             fetch = 8 * k
             while True:  # over-fetch from the ANN index until k allowed hits or all were seen
                 keys, scores = self._ann_index(seq).search(q, min(fetch, n), expansion)
-                hits = [(int(a), float(s)) for a, s in zip(keys, scores) if int(a) in allowed]
+                hits = [(a, s) for a, s in zip(keys, scores) if a in allowed]
                 if len(hits) >= k or fetch >= n:
                     return hits[:k]
                 fetch *= 4
         if n < self.ann_threshold:
-            _, keys, mat = self._exact_matrix()
+            _, keys, mat = self._exact_matrix(seq)
             return self._exact_top(q, keys, mat, k)
         keys, scores = self._ann_index(seq).search(q, k, expansion)
-        return list(zip(keys.tolist(), scores.tolist()))
+        return list(zip(keys, scores))
 
     def _exact_top(self, q, keys, mat, k) -> list[tuple[int, float]]:
         if self.metric == "euclidean":
@@ -603,29 +740,23 @@ class VectorStore:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(keys[i]), float(scores[i])) for i in top]
 
-    def _snapshot(self, batch: int = 20_000) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(seq, keys, vectors) batches from one consistent read transaction."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                seq = self._seq()
-                cur = self._db.execute("SELECT key, vector FROM items ORDER BY key")
-                while rows := cur.fetchmany(batch):
-                    keys = np.array([r[0] for r in rows], dtype=np.int64)
-                    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-                    yield seq, keys, vecs.reshape(len(rows), -1)
-            except sqlite3.DatabaseError as exc:
-                raise StoreCorrupt(f"cannot read {self.path}: {exc}") from exc
-            finally:
-                self._db.execute("COMMIT")
+    def _snapshot(self, batch: int = 20_000) -> Iterator[tuple[int, np.ndarray, list[str], np.ndarray]]:
+        """(seq, keys, ids, vectors) batches from one consistent read transaction."""
+        with self._reading() as db:
+            seq = self._seq()
+            cur = db.execute("SELECT key, id, vector FROM items ORDER BY key")
+            while rows := cur.fetchmany(batch):
+                keys = np.array([r[0] for r in rows], dtype=np.int64)
+                vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+                yield seq, keys, [r[1] for r in rows], vecs.reshape(len(rows), -1)
 
-    def _exact_matrix(self) -> tuple[int, np.ndarray, np.ndarray]:
-        seq = self._seq()
-        if self._exact is None or self._exact[0] != seq:
+    def _exact_matrix(self, seq: int) -> tuple[int, np.ndarray, np.ndarray]:
+        if self._exact is None or self._exact[0] < seq:  # positions only grow: newer is fine
             parts = list(self._snapshot())
             dim = self.dim or 0
             keys = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-            mat = np.concatenate([p[2] for p in parts]) if parts else np.empty((0, dim), np.float32)
+            mat = np.concatenate([p[3] for p in parts]) if parts else np.empty((0, dim), np.float32)
+            self._ids = {k: i for p in parts for k, i in zip(p[1].tolist(), p[2])}
             self._exact = (parts[0][0] if parts else seq, keys, mat)
         return self._exact
 
@@ -635,10 +766,13 @@ class VectorStore:
         """The ANN index, loaded, caught up or rebuilt so that it matches SQLite at ``seq``."""
         with self._lock:
             seq = self._seq() if seq is None else seq
-            if self._ann is not None and self._ann.seq == seq:
+            if self._ann is not None and self._ann.seq >= seq:  # positions only grow: newer is fine
                 return self._ann
             if self._ann is None and self.ann_path is not None:
                 self._ann = AnnIndex.open(self.ann_path, self.dim, self.metric, self.ann_params)
+                if self._ann is not None:
+                    # Every item the index can return after catching up is stored now.
+                    self._ids = dict(self._query("SELECT key, id FROM items"))
             if self._ann is not None and self._ann.seq != seq and not self._catch_up(self._ann):
                 self._ann = None
             if self._ann is None:
@@ -648,21 +782,31 @@ class VectorStore:
 
     def _catch_up(self, index: AnnIndex) -> bool:
         """Apply logged changes newer than the index; False when the log no longer has them."""
-        if index.seq < int(self.meta.get("log_compacted_upto", "0")) or index.seq > self._seq():
-            return False
-        last: dict[int, int] = {}
-        for key, op in self._query("SELECT key, op FROM changes WHERE seq > ? ORDER BY seq", [index.seq]):
-            last[key] = op
-        seq = self._seq()
-        index.remove(last)  # removed keys, and added keys that may have been indexed before
-        added = [key for key, op in last.items() if op == 1]
-        for start in range(0, len(added), 500):
-            part = added[start:start + 500]
-            rows = self._query(f"SELECT key, vector FROM items WHERE key IN ({','.join('?' * len(part))})",
-                               part)
-            if rows:
-                index.add(np.array([r[0] for r in rows], dtype=np.int64),
-                          np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1))
+        with self._reading() as db:
+            seq = self._seq()
+            # Read fresh: another process may have compacted the log since this store was opened.
+            row = db.execute("SELECT value FROM meta WHERE key = 'log_compacted_upto'").fetchone()
+            if index.seq < int(row[0] if row else 0) or index.seq > seq:
+                return False
+            last: dict[int, int] = {}
+            for key, op in db.execute("SELECT key, op FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq",
+                                      [index.seq, seq]):
+                last[key] = op
+            index.remove(last)  # removed keys, and added keys that may have been indexed before
+            added = []
+            for key, op in last.items():
+                if op == 1:
+                    added.append(key)
+                else:
+                    self._ids.pop(key, None)
+            for start in range(0, len(added), 500):
+                part = added[start:start + 500]
+                rows = db.execute(f"SELECT key, id, vector FROM items WHERE key IN ({','.join('?' * len(part))})",
+                                  part).fetchall()
+                if rows:
+                    self._ids.update((r[0], r[1]) for r in rows)
+                    index.add(np.array([r[0] for r in rows], dtype=np.int64),
+                              np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1))
         index.seq = seq
         self._ann_dirty = self._ann_dirty or bool(last)
         return True
@@ -672,12 +816,15 @@ class VectorStore:
         index = AnnIndex(self.dim, self.metric, self.ann_params)
         n = self.count()
         with progress_bar(n, "build ANN index", None if n > 50_000 else False) as bar:
-            for seq, keys, vecs in self._snapshot():
+            known: dict[int, str] = {}
+            for seq, keys, ids, vecs in self._snapshot():
                 index.add(keys, vecs)
+                known.update(zip(keys.tolist(), ids))
                 index.seq = seq
                 bar.update(len(keys))
         if not len(index):
             index.seq = self._seq()
+        self._ids = known
         return index
 
     def _save_ann(self) -> None:
@@ -769,6 +916,9 @@ class VectorStore:
             if getattr(self, "_db", None) is None:
                 return
             try:
+                for rows in list(self._pending):  # hits returned earlier keep their text
+                    rows.load()
+                self._pending.clear()
                 if self._ann is not None and self._ann_dirty:
                     self._save_ann()
             finally:
