@@ -110,3 +110,11 @@ def test_hub_id_resolved_from_the_hub_cache(tmp_path, monkeypatch):
 def test_bad_spec_type():
     with pytest.raises(InvalidInput):
         embedkit.load(123)
+
+
+def test_loading_a_model_prints_no_progress_bar(capfd):
+    capfd.readouterr()
+    enc = embedkit.load()
+    assert enc.encode(["quiet"]).shape == (1, 384)
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s" not in err, err

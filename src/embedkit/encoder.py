@@ -8,7 +8,8 @@ progress-bar logic so that each only writes ``_encode_batch``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -50,6 +51,24 @@ def progress_bar(total: int, desc: str, enabled: bool | None):
 
     return tqdm(total=total, desc=desc, unit="item", disable=(None if enabled is None else not enabled),
                 leave=False, dynamic_ncols=True)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide transformers' own progress bar ("Loading weights") while a model folder loads.
+
+    Loading a local folder takes well under a second; a bar per load only clutters the output of
+    every CLI call. embedkit's own bars (encoding, training) are unaffected.
+    """
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 class BaseEncoder:

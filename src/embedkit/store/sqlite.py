@@ -607,10 +607,14 @@ class VectorStore:
             return []
         keys = [k for k, _ in scored]
         ids = self._ids
-        if all(k in ids for k in keys):
+        try:
+            found_ids = [ids[k] for k in keys]
+        except KeyError:
+            pass
+        else:
             rows = _Rows(self, keys)
             self._pending.add(rows)
-            return [Hit(ids[k], s, k, rows) for k, s in scored]
+            return [Hit(i, s, k, rows) for i, (k, s) in zip(found_ids, scored)]
         # Keys not seen yet (keyword results, filtered search): read the rows now.
         found = self._texts(keys, with_ids=True)
         rows = _Rows(None, keys, {k: r[1:] for k, r in found.items()})

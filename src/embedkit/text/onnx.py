@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encoder import quiet_loading
 from ..errors import EmbedkitError, InvalidInput, ModelNotFound, require
 from .transformer import TransformerBase
 
@@ -35,6 +36,14 @@ __all__ = ["OnnxEncoder", "QUANTIZE_MODES", "OPTIMIZATION_LEVELS", "cache_dir", 
            "model_hash", "export_onnx"]
 
 log = logging.getLogger(__name__)
+
+
+class _DropPreprocessingHint(logging.Filter):
+    """Drops ONNX Runtime's "consider pre-processing" advice: it targets static quantisation of
+    vision models, and the int8 path here is dynamic quantisation of a transformer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider")
 
 QUANTIZE_MODES = (None, "int8")
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
@@ -123,8 +132,9 @@ def export_onnx(transformer_dir: Path, out: Path) -> None:
     torch = require("torch", "text", "exporting a transformer to ONNX")
     transformers = require("transformers", "text", "exporting a transformer to ONNX")
     try:
-        model = transformers.AutoModel.from_pretrained(str(transformer_dir),
-                                                       attn_implementation="eager")
+        with quiet_loading():
+            model = transformers.AutoModel.from_pretrained(str(transformer_dir),
+                                                           attn_implementation="eager")
     except Exception as exc:  # noqa: BLE001
         raise ModelNotFound(
             f"cannot load a transformer model from {transformer_dir} to export it: "
@@ -268,8 +278,13 @@ class OnnxEncoder(TransformerBase):
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         exclude = [] if self.quantize_ffn_output else self._ffn_output_nodes(source)
-        quantize_dynamic(str(source), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
-                         per_channel=self.per_channel, nodes_to_exclude=exclude)
+        hint = _DropPreprocessingHint()
+        logging.getLogger().addFilter(hint)  # ONNX Runtime logs it on the root logger
+        try:
+            quantize_dynamic(str(source), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
+                             per_channel=self.per_channel, nodes_to_exclude=exclude)
+        finally:
+            logging.getLogger().removeFilter(hint)
         (tmp / "export.json").write_text(json.dumps({
             "source": str(self.path), "key": self.key, "quantize": self.quantize,
             "per_channel": self.per_channel, "fp32_nodes": exclude}, indent=2), encoding="utf-8")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..encoder import BaseEncoder, progress_bar
+from ..encoder import BaseEncoder, progress_bar, quiet_loading
 from ..errors import InvalidInput, ModelNotFound, require
 from ..similarity import l2_normalize
 
@@ -381,7 +381,8 @@ class TransformerEncoder(TransformerBase):
         self._torch = require("torch", "text", "the transformer encoder")
         transformers = require("transformers", "text", "the transformer encoder")
         try:
-            self.model = transformers.AutoModel.from_pretrained(str(cfg.transformer_dir))
+            with quiet_loading():
+                self.model = transformers.AutoModel.from_pretrained(str(cfg.transformer_dir))
         except Exception as exc:  # noqa: BLE001 - transformers/safetensors raise many types
             raise ModelNotFound(
                 f"cannot load a transformer model from {cfg.transformer_dir}: "

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..encoder import BaseEncoder
+from ..encoder import BaseEncoder, quiet_loading
 from ..errors import InvalidInput, ModelNotFound, require
 from ..similarity import l2_normalize
 from .io import load_image
@@ -180,7 +180,8 @@ class CnnEncoder(_ImageBase):
         folder = _folder(spec)
         config = _read_config(folder)
         try:
-            self.model = transformers.AutoModel.from_pretrained(str(folder)).to(device).eval()
+            with quiet_loading():
+                self.model = transformers.AutoModel.from_pretrained(str(folder)).to(device).eval()
         except Exception as exc:  # noqa: BLE001 - transformers raises many types
             raise ModelNotFound(f"cannot load a vision model from {folder}: {exc}") from exc
         self.device = device
@@ -230,8 +231,9 @@ class ClipEncoder(_ImageBase):
         folder = _folder(spec)
         config = _read_config(folder)
         try:
-            self.model = transformers.CLIPModel.from_pretrained(str(folder)).to(device).eval()
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
+            with quiet_loading():
+                self.model = transformers.CLIPModel.from_pretrained(str(folder)).to(device).eval()
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
         except Exception as exc:  # noqa: BLE001
             raise ModelNotFound(f"cannot load a CLIP model from {folder}: {exc}") from exc
         vision = config.get("vision_config") or {}
