@@ -307,3 +307,67 @@ def test_query_vector_checks(store):
         store.search(q[:64])
     with pytest.raises(InvalidInput, match="one query vector"):
         store.search(np.stack([q, q]))
+
+
+# The schema of stores written by embedkit 0.1 (schema 1): the vector was a column of items.
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (
+    key INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}', vector BLOB NOT NULL
+);
+CREATE INDEX items_source ON items (json_extract(metadata, '$.source'));
+CREATE VIRTUAL TABLE items_fts USING fts5(
+    text, content='items', content_rowid='key', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL, op INTEGER NOT NULL);
+CREATE TABLE sources (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, n_items INTEGER NOT NULL, indexed_at REAL NOT NULL
+);
+CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
+    INSERT INTO changes (key, op) VALUES (new.key, 1);
+END;
+CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+END;
+CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
+    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
+    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+    INSERT INTO changes (key, op) VALUES (new.key, 1);
+END;
+"""
+
+
+def test_schema_1_store_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((150, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("format", "embedkit-store"), ("schema_version", "1"), ("metric", "cosine"), ("dim", "8"),
+            ("created_at", "0"), ("log_compacted_upto", "0")])
+        db.executemany("INSERT INTO items (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
+                       [(f"v{i}", f"item number {i}", f'{{"g": {i % 2}}}', x[i].tobytes()) for i in range(150)])
+    s = VectorStore(path, ann_threshold=100)
+    assert s.meta["schema_version"] == "2" and s.integrity_check() == []
+    rec = s.get(["v7"])[0]
+    assert rec.text == "item number 7" and rec.metadata == {"g": 1}
+    np.testing.assert_array_equal(rec.vector, x[7])
+    assert s.search(x[42], k=1)[0].id == "v42"  # through the HNSW index
+    assert [h.id for h in s.search("number 9", mode="keyword", k=1)] == ["v9"]
+    assert s.delete(["v42"]) == 1 and s.search(x[42], k=1)[0].id != "v42"
+    s.add(vectors=x[:1], ids=["again"])
+    assert s.count() == 150
+    s.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 150  # none orphaned
+        assert "vector" not in {r[1] for r in db.execute("PRAGMA table_info(items)")}
+    s = VectorStore(path, ann_threshold=1000)  # opens again as schema 2, searched exactly
+    assert s.search(x[0], k=2)[0].id in {"v0", "again"} and s.count() == 150
+    s.close()

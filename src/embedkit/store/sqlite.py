@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("vector", "keyword", "hybrid")
 FORMAT = "embedkit-store"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: vectors in their own table (1: a column of items); 1 is migrated on open
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
 _clock = time.monotonic  # replaced in tests
@@ -62,9 +62,9 @@ CREATE TABLE items (
     key INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     text TEXT NOT NULL DEFAULT '',
-    metadata TEXT NOT NULL DEFAULT '{}',
-    vector BLOB NOT NULL
+    metadata TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE INDEX items_source ON items (json_extract(metadata, '$.source'));
 CREATE VIRTUAL TABLE items_fts USING fts5(
     text, content='items', content_rowid='key', tokenize='porter unicode61 remove_diacritics 2'
@@ -81,6 +81,7 @@ END;
 CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
     INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
     INSERT INTO changes (key, op) VALUES (old.key, 0);
+    DELETE FROM vectors WHERE key = old.key;
 END;
 CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
     INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
@@ -88,6 +89,22 @@ CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
     INSERT INTO changes (key, op) VALUES (old.key, 0);
     INSERT INTO changes (key, op) VALUES (new.key, 1);
 END;
+"""
+
+# Schema 1 kept the vector as the last column of ``items``: 1.5 KB rows (384 dimensions) put two
+# items on a page, so reading the text of ten hits touched ten scattered pages and a metadata
+# filter scanned every vector. Schema 2 keeps text rows narrow and vectors apart.
+_MIGRATE_1_TO_2 = """
+CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+INSERT INTO vectors (key, vector) SELECT key, vector FROM items;
+ALTER TABLE items DROP COLUMN vector;
+DROP TRIGGER items_ad;
+CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+    DELETE FROM vectors WHERE key = old.key;
+END;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
 
 
@@ -314,6 +331,8 @@ class VectorStore:
         if int(self.meta.get("schema_version", 0)) > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer embedkit (schema "
                              f"{self.meta['schema_version']}); upgrade embedkit to open it")
+        if self.meta.get("schema_version") == "1":
+            self._migrate_1_to_2()
         self.metric = self.meta["metric"]
         if encoder is not None:
             self._check_encoder(encoder)
@@ -340,6 +359,19 @@ class VectorStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _migrate_1_to_2(self) -> None:
+        """Move the vectors of a schema-1 store into their own table, in one transaction."""
+        log.info("upgrading %s to store schema 2 (vectors in their own table)", self.path)
+        with self._lock:
+            try:
+                self._db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_1_TO_2)
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StoreError(f"cannot upgrade {self.path} to schema 2: {exc}") from exc
+        self.meta = self._read_meta()
 
     def _read_meta(self) -> dict:
         try:
@@ -529,13 +561,20 @@ class VectorStore:
         texts, ids, metas, vectors = self._prepare(texts, ids, metadata, vectors, batch_size, progress)
         if not ids:
             return []
-        rows = [(i, t, m, v.tobytes()) for i, t, m, v in zip(ids, texts, metas, vectors)]
         with self._write() as db:
             self._stamp(vectors.shape[1])
             if replace:
                 db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+            # Keys are assigned here (inside the write lock) so that the vectors can be written
+            # under the same keys; AUTOINCREMENT's counter follows explicit keys.
+            row = db.execute("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0), "
+                             "COALESCE((SELECT MAX(key) FROM items), 0))").fetchone()
+            keys = range(row[0] + 1, row[0] + 1 + len(ids))
             try:
-                db.executemany("INSERT INTO items (id, text, metadata, vector) VALUES (?, ?, ?, ?)", rows)
+                db.executemany("INSERT INTO items (key, id, text, metadata) VALUES (?, ?, ?, ?)",
+                               zip(keys, ids, texts, metas))
+                db.executemany("INSERT INTO vectors (key, vector) VALUES (?, ?)",
+                               zip(keys, (v.tobytes() for v in vectors)))
             except sqlite3.IntegrityError as exc:
                 taken = [i for (i,) in db.execute(
                     f"SELECT id FROM items WHERE id IN ({','.join('?' * min(len(ids), 500))})",
@@ -597,7 +636,8 @@ class VectorStore:
         for start in range(0, len(ids), 500):
             part = list(ids[start:start + 500])
             for id_, text, meta, blob in self._query(
-                    f"SELECT id, text, metadata, vector FROM items WHERE id IN ({','.join('?' * len(part))})",
+                    "SELECT id, text, metadata, vector FROM items JOIN vectors USING (key) "
+                    f"WHERE id IN ({','.join('?' * len(part))})",
                     part):
                 found[id_] = Record(id_, text, json.loads(meta), np.frombuffer(blob, dtype=np.float32))
         return [found.get(i) for i in ids]
@@ -714,7 +754,8 @@ class VectorStore:
         if where:
             cond, params = _where_sql(where)
             if n < self.ann_threshold or self.count(where) <= self.ann_threshold:
-                rows = self._query(f"SELECT key, vector FROM items WHERE {cond}", params)
+                rows = self._query(f"SELECT key, vector FROM items JOIN vectors USING (key) WHERE {cond}",
+                                   params)
                 if not rows:
                     return []
                 keys = np.array([r[0] for r in rows], dtype=np.int64)
@@ -748,7 +789,7 @@ class VectorStore:
         """(seq, keys, ids, vectors) batches from one consistent read transaction."""
         with self._reading() as db:
             seq = self._seq()
-            cur = db.execute("SELECT key, id, vector FROM items ORDER BY key")
+            cur = db.execute("SELECT key, id, vector FROM items JOIN vectors USING (key) ORDER BY key")
             while rows := cur.fetchmany(batch):
                 keys = np.array([r[0] for r in rows], dtype=np.int64)
                 vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
@@ -805,8 +846,8 @@ class VectorStore:
                     self._ids.pop(key, None)
             for start in range(0, len(added), 500):
                 part = added[start:start + 500]
-                rows = db.execute(f"SELECT key, id, vector FROM items WHERE key IN ({','.join('?' * len(part))})",
-                                  part).fetchall()
+                rows = db.execute("SELECT key, id, vector FROM items JOIN vectors USING (key) "
+                                  f"WHERE key IN ({','.join('?' * len(part))})", part).fetchall()
                 if rows:
                     self._ids.update((r[0], r[1]) for r in rows)
                     index.add(np.array([r[0] for r in rows], dtype=np.int64),
