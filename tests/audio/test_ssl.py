@@ -7,6 +7,7 @@ import pytest
 
 import embedkit
 from embedkit.audio.ssl import SpectrogramEncoder, SpectrogramSimCLR, spectrogram_augment
+from embedkit.errors import InvalidInput
 
 import torch
 import librosa  # noqa: F401
@@ -61,3 +62,61 @@ def test_lifter_keeps_the_envelope_only():
     assert torch.allclose(_lifter(flat, 13), torch.zeros_like(flat), atol=1e-5)  # c0 (level) removed
     assert torch.equal(_lifter(x, 0), x)
     assert torch.allclose(_lifter(_lifter(x, 13), 13), _lifter(x, 13), atol=1e-5)  # a projection
+
+
+def test_supcon_equals_nt_xent_with_distinct_labels_and_uses_shared_labels():
+    from embedkit.vision.simclr import nt_xent, supcon
+
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+    assert torch.allclose(supcon(z1, z2, torch.arange(8), 0.2), nt_xent(z1, z2, 0.2), atol=1e-5)
+    # Two items that share a label: making them identical lowers SupCon but not NT-Xent's positives.
+    labels = torch.tensor([0, 0, 1, 2, 3, 4, 5, 6])
+    z1b, z2b = z1.clone(), z2.clone()
+    z1b[1], z2b[1] = z1[0], z2[0]
+    assert supcon(z1b, z2b, labels, 0.2) < supcon(z1, z2, labels, 0.2)
+
+
+def test_supervised_training_is_recorded_and_loads(speech, tmp_path):
+    clips = [p for ps in speech.values() for p in ps]
+    words = [w for w, ps in speech.items() for _ in ps]
+    trainer = SpectrogramSimCLR(sample_rate=16000, n_mels=20, frames=16, widths=(4, 8), dim=16, epochs=3,
+                                batch_size=6, seed=0, lifter=8, floor_db=50)
+    with pytest.raises(InvalidInput, match="one label per item"):
+        trainer.fit(clips, labels=words[:-1])
+    with pytest.raises(InvalidInput, match="at least 2 different labels"):
+        trainer.fit(clips, labels=["one"] * len(clips))
+    trainer.fit(clips, labels=words)
+    folder = trainer.encoder_.save(tmp_path / "audio-supcon")
+    meta = json.loads((folder / "embedkit.json").read_text())
+    assert meta["training"]["labels_used"] is True and meta["training"]["method"].startswith("SupCon")
+    assert meta["training"]["classes"] == 3 and meta["frontend"]["floor_db"] == 50
+    loaded = embedkit.load(folder)
+    assert loaded.floor_db == 50
+    assert np.allclose(loaded.encode(clips), trainer.encoder_.encode(clips), atol=1e-5)
+    # The soft floor is part of the front end: without it the spectrograms differ.
+    hard = SpectrogramSimCLR(sample_rate=16000, n_mels=20, frames=16)._shell().spectrograms(clips[:1])
+    assert not np.allclose(loaded.spectrograms(clips[:1]), hard, atol=1e-3)
+    unsup = SpectrogramSimCLR(sample_rate=16000, n_mels=20, frames=16, widths=(4, 8), dim=16, epochs=1,
+                              batch_size=6).fit(clips)
+    assert unsup.encoder_.training["labels_used"] is False
+
+
+def test_cli_trains_with_labels_from_file_names(speech, tmp_path):
+    from click.testing import CliRunner
+
+    from embedkit.cli import main
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for word, paths in speech.items():
+        for i, p in enumerate(paths):
+            (clips / f"{word}_{i}.wav").write_bytes(p.read_bytes())
+    out = tmp_path / "model"
+    res = CliRunner().invoke(main, ["train", "audio-simclr", str(clips), "--out", str(out), "--epochs", "2",
+                                    "--label-from", "prefix", "--floor-db", "50"])
+    assert res.exit_code == 0, res.output
+    assert "SupCon, 3 labels" in res.output
+    meta = json.loads((out / "embedkit.json").read_text())
+    assert meta["training"]["labels_used"] is True and meta["frontend"]["floor_db"] == 50
+    assert embedkit.load(out).encode([clips / "one_0.wav"]).shape == (1, 128)

@@ -13,7 +13,14 @@ random *views* of each clip and teaches a small CNN to map them close together (
 * **masking**: one random band of mel channels and one of time steps set to the mean.
 
 ``lifter=k`` (optional) smooths the mel axis by keeping cepstral coefficients 1..k-1 (as MFCCs do,
-without the loudness term), in training and at encoding time alike.
+without the loudness term), in training and at encoding time alike. ``floor_db=50`` (optional)
+removes the DC offset and replaces the hard 80 dB floor by a soft noise floor 50 dB below the loudest
+bin (as :class:`~embedkit.audio.features.FeatureEncoder` does), so that clean and noisy recordings
+share one floor.
+
+``fit(items, labels=...)`` trains the same network with the supervised contrastive loss (SupCon)
+instead: clips that share a label (the spoken word, say) are pulled together as well as the two views
+of one clip. That uses labels; the saved model says so (``training.labels_used``).
 
 The augmentations are affine resamplings done in one batched ``grid_sample`` call, so a training
 run on ~1500 clips takes a few minutes on two CPU cores.
@@ -50,8 +57,11 @@ MODEL_TYPE = "audio_simclr"
 WEIGHTS = "model.safetensors"
 
 
-def _frontend(y: np.ndarray, *, sample_rate: int, n_mels: int, steps: int) -> np.ndarray:
+def _frontend(y: np.ndarray, *, sample_rate: int, n_mels: int, steps: int,
+              floor_db: float | None = None) -> np.ndarray:
     librosa = require("librosa", "audio", "spectrogram features")
+    if floor_db is not None:
+        y = y - y.mean()
     trimmed, _ = librosa.effects.trim(y, top_db=40)
     if len(trimmed) >= int(0.05 * sample_rate):
         y = trimmed
@@ -59,7 +69,10 @@ def _frontend(y: np.ndarray, *, sample_rate: int, n_mels: int, steps: int) -> np
     if peak > 0:
         y = y / peak
     m = log_mel(y, sample_rate, n_mels=n_mels)
-    m = np.maximum(m, m.max() - 80.0)
+    if floor_db is None:
+        m = np.maximum(m, m.max() - 80.0)
+    else:  # a soft noise floor floor_db below the loudest bin (see FeatureEncoder)
+        m = 10.0 * np.log10(10.0 ** (m / 10.0) + 10.0 ** ((m.max() - floor_db) / 10.0))
     m = (m - m.mean(axis=1, keepdims=True)) / 20.0
     t = np.linspace(0, m.shape[1] - 1, steps)
     return np.stack([np.interp(t, np.arange(m.shape[1]), row) for row in m]).astype(np.float32)
@@ -95,14 +108,14 @@ def _resample_grid(x, frames: int, scale_t, shift_t, scale_f):
                                            align_corners=True)
 
 
-def spectrogram_augment(x, generator, *, frames: int, lifter: int = 0):
+def spectrogram_augment(x, generator, *, frames: int, lifter: int = 0, warp: tuple[float, float] = (0.85, 1.18)):
     """One random view of a batch of front-end spectrograms (see the module docs)."""
     torch = require("torch", "audio", "spectrogram SimCLR")
     n, _, mels, _ = x.shape
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=generator)  # noqa: E731
     scale_t = u(0.70, 1.0)
     shift_t = (1.0 - scale_t) * u(-1.0, 1.0)
-    scale_f = u(0.85, 1.18)
+    scale_f = u(float(warp[0]), float(warp[1]))
     v = _resample_grid(x, frames, scale_t, shift_t, 1.0 / scale_f)
     # Noise in the power domain at a random SNR (dB values were divided by 20 in the front end).
     power = torch.pow(10.0, v * 2.0)
@@ -127,10 +140,11 @@ class SpectrogramEncoder(AudioEncoderBase):
     """Embeds audio with a CNN over fixed-size log-mel images (trained by :class:`SpectrogramSimCLR`)."""
 
     def __init__(self, backbone, *, config: ConvNetConfig, sample_rate: int, n_mels: int, frames: int,
-                 lifter: int = 0, name: str = "audio-simclr", training: dict | None = None,
-                 normalize: bool = True):
+                 lifter: int = 0, floor_db: float | None = None, name: str = "audio-simclr",
+                 training: dict | None = None, normalize: bool = True):
         self.backbone = backbone
         self.lifter = lifter
+        self.floor_db = None if floor_db is None else float(floor_db)
         self.config = config
         self.sample_rate, self.n_mels, self.frames = sample_rate, n_mels, frames
         self.dim = config.dim
@@ -142,7 +156,7 @@ class SpectrogramEncoder(AudioEncoderBase):
         """Front-end images ``(n, 1, n_mels, 2 * frames)`` of audio items."""
         items = self._prepare(items)
         return np.stack([_frontend(self.waveform(it), sample_rate=self.sample_rate, n_mels=self.n_mels,
-                                   steps=2 * self.frames) for it in items])[:, None]
+                                   steps=2 * self.frames, floor_db=self.floor_db) for it in items])[:, None]
 
     def embed_spectrograms(self, specs) -> np.ndarray:
         torch = require("torch", "audio", "spectrogram encoder")
@@ -164,7 +178,7 @@ class SpectrogramEncoder(AudioEncoderBase):
         meta = {"type": MODEL_TYPE, "embedkit_version": __version__, "name": self.name,
                 "convnet": self.config.to_dict(),
                 "frontend": {"sample_rate": self.sample_rate, "n_mels": self.n_mels, "frames": self.frames,
-                             "lifter": self.lifter},
+                             "lifter": self.lifter, "floor_db": self.floor_db},
                 "training": self.training}
         (folder / "embedkit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return folder
@@ -190,7 +204,9 @@ class SpectrogramEncoder(AudioEncoderBase):
             raise ModelNotFound(f"cannot read the weights {folder / WEIGHTS}: {exc}") from exc
         backbone.eval()
         return cls(backbone, config=config, sample_rate=int(fe["sample_rate"]), n_mels=int(fe["n_mels"]),
-                   frames=int(fe["frames"]), lifter=int(fe.get("lifter", 0)), name=name or meta.get("name", "audio-simclr"),
+                   frames=int(fe["frames"]), lifter=int(fe.get("lifter", 0)),
+                   floor_db=None if fe.get("floor_db") is None else float(fe["floor_db"]),
+                   name=name or meta.get("name", "audio-simclr"),
                    training=meta.get("training", {}), normalize=normalize)
 
 
@@ -201,26 +217,34 @@ class SpectrogramSimCLR:
         sample_rate, n_mels, frames: the front end (audio rate, mel bands, time steps seen by the CNN).
         dim, widths, pool, temperature, epochs, batch_size, lr, seed, max_seconds: passed to
             :class:`~embedkit.vision.simclr.SimCLR`.
+        lifter: keep cepstral coefficients 1..lifter-1 of the mel axis (0: off).
+        floor_db: soft noise floor below the loudest bin (None: the hard 80 dB floor).
+        warp: range of the random mel-axis stretch of the augmentation.
         name: the model's name (stored with the vectors it makes).
     """
 
     def __init__(self, *, sample_rate: int = 16000, n_mels: int = 40, frames: int = 32, dim: int = 128,
                  widths=(16, 32, 64), pool=(2, 4), temperature: float = 0.2, epochs: int = 60,
                  batch_size: int = 256, lr: float = 2e-3, seed: int = 0, max_seconds: float | None = None,
-                 lifter: int = 0, name: str = "audio-simclr"):
+                 lifter: int = 0, floor_db: float | None = None, warp: tuple[float, float] = (0.85, 1.18),
+                 name: str = "audio-simclr"):
         self.sample_rate, self.n_mels, self.frames = sample_rate, n_mels, frames
-        self.lifter = lifter
+        self.lifter, self.floor_db, self.warp = lifter, floor_db, tuple(warp)
         self.dim, self.widths, self.pool = dim, tuple(widths), tuple(pool)
         self.temperature, self.epochs, self.batch_size = temperature, epochs, batch_size
         self.lr, self.seed, self.max_seconds, self.name = lr, seed, max_seconds, name
 
     def _shell(self) -> SpectrogramEncoder:
         return SpectrogramEncoder(None, config=ConvNetConfig(dim=self.dim), sample_rate=self.sample_rate,
-                                  n_mels=self.n_mels, frames=self.frames, name=self.name)
+                                  n_mels=self.n_mels, frames=self.frames, floor_db=self.floor_db,
+                                  name=self.name)
 
-    def fit(self, items=None, *, spectrograms=None, progress=None) -> SpectrogramSimCLR:
-        """Train on audio items (paths, bytes, waveforms; no labels), or on ready front-end
-        ``spectrograms`` from :meth:`SpectrogramEncoder.spectrograms`."""
+    def fit(self, items=None, *, spectrograms=None, labels=None, progress=None) -> SpectrogramSimCLR:
+        """Train on audio items (paths, bytes, waveforms), or on ready front-end ``spectrograms`` from
+        :meth:`SpectrogramEncoder.spectrograms`. Without ``labels`` this is SimCLR (no labels). With
+        ``labels`` (one hashable label per item, e.g. the spoken word) it is supervised contrastive
+        training (SupCon): clips that share a label are pulled together too. The saved model records
+        which (``training.method`` and ``training.labels_used``)."""
         if spectrograms is None:
             if items is None:
                 raise InvalidInput("fit() needs audio items or spectrograms")
@@ -228,22 +252,35 @@ class SpectrogramSimCLR:
         specs = np.asarray(spectrograms, dtype=np.float32)
         if specs.ndim != 4 or specs.shape[1:3] != (1, self.n_mels):
             raise InvalidInput(f"spectrograms must have shape (n, 1, {self.n_mels}, T), got {specs.shape}")
-        frames, lifter = self.frames, self.lifter
+        label_ids = None
+        if labels is not None:
+            labels = list(labels)
+            if len(labels) != len(specs):
+                raise InvalidInput(f"labels must hold one label per item ({len(specs)}), got {len(labels)}")
+            classes = sorted(set(labels), key=str)
+            if len(classes) < 2:
+                raise InvalidInput(f"supervised training needs at least 2 different labels, got {classes}")
+            index = {c: i for i, c in enumerate(classes)}
+            label_ids = np.array([index[c] for c in labels], dtype=np.int64)
+        frames, lifter, warp = self.frames, self.lifter, self.warp
         trainer = SimCLR(dim=self.dim, widths=self.widths, pool=self.pool, temperature=self.temperature,
                          epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                          max_seconds=self.max_seconds)
-        trainer.fit(specs, lambda b, g: spectrogram_augment(b, g, frames=frames, lifter=lifter),
-                    progress=progress)
+        trainer.fit(specs, lambda b, g: spectrogram_augment(b, g, frames=frames, lifter=lifter, warp=warp),
+                    labels=label_ids, progress=progress)
         self.simclr_ = trainer
         self.history_ = trainer.history_
-        training = {"method": "SimCLR (NT-Xent)", "items": int(len(specs)), "epochs": trainer.epochs_run_,
+        training = {"method": "SimCLR (NT-Xent)" if label_ids is None else "SupCon (supervised contrastive)",
+                    "labels_used": label_ids is not None,
+                    "classes": None if label_ids is None else len(set(label_ids.tolist())),
+                    "items": int(len(specs)), "epochs": trainer.epochs_run_,
                     "batch_size": self.batch_size, "temperature": self.temperature, "lr": self.lr,
                     "seed": self.seed, "final_loss": round(trainer.history_[-1], 4),
                     "seconds": round(trainer.seconds_, 1)}
         self.encoder_ = SpectrogramEncoder(trainer.backbone_, config=trainer.config_,
                                            sample_rate=self.sample_rate, n_mels=self.n_mels,
-                                           frames=self.frames, lifter=self.lifter, name=self.name,
-                                           training=training)
+                                           frames=self.frames, lifter=self.lifter, floor_db=self.floor_db,
+                                           name=self.name, training=training)
         return self
 
     @property

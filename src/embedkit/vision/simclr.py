@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 from ..errors import InvalidInput, NotFitted, require
 
-__all__ = ["SimCLR", "ConvNet", "ConvNetConfig", "nt_xent"]
+__all__ = ["SimCLR", "ConvNet", "ConvNetConfig", "nt_xent", "supcon"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,25 @@ def nt_xent(z1, z2, temperature: float = 0.2):
     logits.fill_diagonal_(float("-inf"))  # a view is never its own positive or negative
     target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, target)
+
+
+def supcon(z1, z2, labels, temperature: float = 0.1):
+    """Supervised contrastive loss (SupCon, Khosla et al. 2020) of two batches of projections ``(n, d)``:
+    every other view with the same label is a positive, every view with another label a negative.
+    With all labels distinct it equals :func:`nt_xent`."""
+    torch = require("torch", "vision", "SimCLR")
+    F = torch.nn.functional
+    if z1.shape != z2.shape or z1.ndim != 2 or len(z1) < 2 or len(labels) != len(z1):
+        raise InvalidInput(f"supcon needs two (n, d) batches with n >= 2 and n labels, got "
+                           f"{tuple(z1.shape)}, {tuple(z2.shape)} and {len(labels)} labels")
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    y = torch.cat([labels, labels])
+    logits = z @ z.T / temperature
+    eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(eye, float("-inf"))
+    positive = (y[:, None] == y[None, :]) & ~eye
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    return -(log_prob.masked_fill(~positive, 0.0).sum(1) / positive.sum(1)).mean()
 
 
 @dataclass(frozen=True)
@@ -128,9 +147,13 @@ class SimCLR:
         if n < 2:
             raise InvalidInput(f"SimCLR needs at least 2 items to contrast, got {n}")
 
-    def fit(self, data, augment: Callable, *, progress: Callable[[int, int], None] | None = None) -> SimCLR:
+    def fit(self, data, augment: Callable, *, labels=None,
+            progress: Callable[[int, int], None] | None = None) -> SimCLR:
         """Train on ``data`` (float tensor ``(n, c, h, w)``); ``augment(batch, generator)`` makes one
-        random view of a batch (called twice per step). ``progress(epoch, epochs)`` after each epoch."""
+        random view of a batch (called twice per step). ``progress(epoch, epochs)`` after each epoch.
+
+        ``labels`` (optional, one int per item) switches the loss from NT-Xent to supervised contrastive
+        (:func:`supcon`): items that share a label are pulled together as well."""
         torch = require("torch", "vision", "SimCLR")
         nn = torch.nn
         data = torch.as_tensor(data, dtype=torch.float32)
@@ -138,6 +161,11 @@ class SimCLR:
             raise InvalidInput(f"SimCLR data must be a (n, channels, height, width) tensor, got shape "
                                f"{tuple(data.shape)}")
         self._check(len(data))
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.long)
+            if labels.shape != (len(data),):
+                raise InvalidInput(f"labels must hold one int per item ({len(data)}), got shape "
+                                   f"{tuple(labels.shape)}")
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         self.config_ = ConvNetConfig(in_channels=int(data.shape[1]), widths=self.widths, dim=self.dim,
@@ -160,9 +188,13 @@ class SimCLR:
             order = torch.randperm(len(data), generator=gen)
             losses = []
             for s in range(steps_per_epoch):
-                batch = data[order[s * bs:(s + 1) * bs]]
+                idx = order[s * bs:(s + 1) * bs]
+                batch = data[idx]
                 v1, v2 = augment(batch, gen), augment(batch, gen)
-                loss = nt_xent(head(backbone(v1)), head(backbone(v2)), self.temperature)
+                if labels is None:
+                    loss = nt_xent(head(backbone(v1)), head(backbone(v2)), self.temperature)
+                else:
+                    loss = supcon(head(backbone(v1)), head(backbone(v2)), labels[idx], self.temperature)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
