@@ -642,10 +642,9 @@ class VectorStore:
                 found[id_] = Record(id_, text, json.loads(meta), np.frombuffer(blob, dtype=np.float32))
         return [found.get(i) for i in ids]
 
-    def _hits(self, scored: list[tuple[int, float]]) -> list[Hit]:
-        if not scored:
+    def _hits(self, keys: list[int], scores: list[float]) -> list[Hit]:
+        if not keys:
             return []
-        keys = [k for k, _ in scored]
         ids = self._ids
         try:
             found_ids = [ids[k] for k in keys]
@@ -654,11 +653,11 @@ class VectorStore:
         else:
             rows = _Rows(self, keys)
             self._pending.add(rows)
-            return [Hit(i, s, k, rows) for i, (k, s) in zip(found_ids, scored)]
+            return [Hit(i, s, k, rows) for i, s, k in zip(found_ids, scores, keys)]
         # Keys not seen yet (keyword results, filtered search): read the rows now.
         found = self._texts(keys, with_ids=True)
         rows = _Rows(None, keys, {k: r[1:] for k, r in found.items()})
-        return [Hit(found[k][0], float(s), k, rows) for k, s in scored if k in found]
+        return [Hit(found[k][0], s, k, rows) for k, s in zip(keys, scores) if k in found]
 
     def _texts(self, keys: list[int], *, with_ids: bool = False) -> dict[int, tuple]:
         """{key: (text, metadata JSON)} (or (id, text, metadata JSON)) of the stored ``keys``."""
@@ -695,20 +694,20 @@ class VectorStore:
         if mode == "keyword":
             if not isinstance(query, str):
                 raise InvalidInput("keyword search needs a text query")
-            return self._hits(self._keyword(query, k, where))
+            return self._hits(*self._keyword(query, k, where))
         seq = self._current_seq()
         if mode == "vector":
-            return self._hits(self._vector(self._query_vector(query), k, where, expansion, seq))
+            return self._hits(*self._vector(self._query_vector(query), k, where, expansion, seq))
         if not isinstance(query, str):
             raise InvalidInput("hybrid search needs a text query")
         depth = max(50, 4 * k)
         fused: dict[int, float] = {}
         for ranked in (self._vector(self._query_vector(query), depth, where, expansion, seq),
                        self._keyword(query, depth, where)):
-            for rank, (key, _) in enumerate(ranked):
+            for rank, key in enumerate(ranked[0]):
                 fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
-        return self._hits(best)
+        return self._hits([key for key, _ in best], [score for _, score in best])
 
     def _query_vector(self, query) -> np.ndarray:
         if isinstance(query, str):
@@ -734,12 +733,14 @@ class VectorStore:
             q = q / max(math.sqrt(squared), 1e-12)
         return q
 
-    def _keyword(self, text: str, k: int, where) -> list[tuple[int, float]]:
+    def _keyword(self, text: str, k: int, where) -> tuple[list[int], list[float]]:
+        """Keys and BM25 scores (negated: higher is better) of the best ``k`` keyword matches."""
         cond, params = _where_sql(where)
         sql = ("SELECT items.key, -bm25(items_fts) FROM items_fts JOIN items ON items.key = items_fts.rowid "
                "WHERE items_fts MATCH ?" + (f" AND {cond}" if cond else "") +
                " ORDER BY bm25(items_fts) LIMIT ?")
-        return [(int(key), float(s)) for key, s in self._query(sql, [fts_query(text), *params, k])]
+        rows = self._query(sql, [fts_query(text), *params, k])
+        return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
 
     def _size(self, seq: int) -> int:
         """The item count at change-log position ``seq`` (cached: COUNT(*) scans the whole table)."""
@@ -747,17 +748,18 @@ class VectorStore:
             self._count_cache = (seq, self.count())
         return self._count_cache[1]
 
-    def _vector(self, q: np.ndarray, k: int, where, expansion, seq: int) -> list[tuple[int, float]]:
+    def _vector(self, q: np.ndarray, k: int, where, expansion, seq: int) -> tuple[list[int], list[float]]:
+        """Keys and scores of the ``k`` nearest items to ``q`` (matching ``where``) at ``seq``."""
         n = self._size(seq)
         if n == 0:
-            return []
+            return [], []
         if where:
             cond, params = _where_sql(where)
             if n < self.ann_threshold or self.count(where) <= self.ann_threshold:
                 rows = self._query(f"SELECT key, vector FROM items JOIN vectors USING (key) WHERE {cond}",
                                    params)
                 if not rows:
-                    return []
+                    return [], []
                 keys = np.array([r[0] for r in rows], dtype=np.int64)
                 mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
                 return self._exact_top(q, keys, mat, k)
@@ -765,17 +767,16 @@ class VectorStore:
             fetch = 8 * k
             while True:  # over-fetch from the ANN index until k allowed hits or all were seen
                 keys, scores = self._ann_index(seq).search(q, min(fetch, n), expansion)
-                hits = [(a, s) for a, s in zip(keys, scores) if a in allowed]
+                hits = [(a, s) for a, s in zip(keys, scores) if a in allowed][:k]
                 if len(hits) >= k or fetch >= n:
-                    return hits[:k]
+                    return [a for a, _ in hits], [s for _, s in hits]
                 fetch *= 4
         if n < self.ann_threshold:
             _, keys, mat = self._exact_matrix(seq)
             return self._exact_top(q, keys, mat, k)
-        keys, scores = self._ann_index(seq).search(q, k, expansion)
-        return list(zip(keys, scores))
+        return self._ann_index(seq).search(q, k, expansion)
 
-    def _exact_top(self, q, keys, mat, k) -> list[tuple[int, float]]:
+    def _exact_top(self, q, keys, mat, k) -> tuple[list[int], list[float]]:
         if self.metric == "euclidean":
             scores = -np.sqrt(np.maximum(((mat - q) ** 2).sum(1), 0))
         else:
@@ -783,7 +784,7 @@ class VectorStore:
         k = min(k, len(keys))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(keys) else np.arange(len(keys))
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(keys[i]), float(scores[i])) for i in top]
+        return keys[top].tolist(), scores[top].tolist()
 
     def _snapshot(self, batch: int = 20_000) -> Iterator[tuple[int, np.ndarray, list[str], np.ndarray]]:
         """(seq, keys, ids, vectors) batches from one consistent read transaction."""
@@ -809,6 +810,9 @@ class VectorStore:
 
     def _ann_index(self, seq: int | None = None) -> AnnIndex:
         """The ANN index, loaded, caught up or rebuilt so that it matches SQLite at ``seq``."""
+        ann = self._ann
+        if seq is not None and ann is not None and ann.seq >= seq:  # the search path: no lock
+            return ann
         with self._lock:
             seq = self._seq() if seq is None else seq
             if self._ann is not None and self._ann.seq >= seq:  # positions only grow: newer is fine
