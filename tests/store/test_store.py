@@ -371,3 +371,23 @@ def test_schema_1_store_is_upgraded_in_place(tmp_path):
     s = VectorStore(path, ann_threshold=1000)  # opens again as schema 2, searched exactly
     assert s.search(x[0], k=2)[0].id in {"v0", "again"} and s.count() == 150
     s.close()
+
+
+def test_filtered_vector_search_matches_exact_filtered_search(tmp_path):
+    # 600 items, index above 100: g=0/1/2 (200 each) is searched inside the HNSW walk, h=7 (6 items)
+    # exactly over the index's vectors, and a new matching item is found at once (cached filters).
+    s, x = _random_store(tmp_path / "f.db")
+    s.upsert(vectors=x[:6], ids=[f"v{i}" for i in range(6)], metadata=[{"g": i % 3, "h": 7} for i in range(6)])
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    rng = np.random.default_rng(5)
+    for q in rng.standard_normal((10, 16)).astype(np.float32):
+        qn = q / np.linalg.norm(q)
+        g1 = [i for i in np.argsort(-(xn @ qn)) if i % 3 == 1][:10]
+        found = [h.id for h in s.search(q, k=10, where={"g": 1})]
+        assert len(set(found) & {f"v{i}" for i in g1}) >= 9 and all(int(f[1:]) % 3 == 1 for f in found)
+        h7 = [f"v{i}" for i in np.argsort(-(xn[:6] @ qn))]
+        assert [h.id for h in s.search(q, k=10, where={"h": 7})] == h7  # exact: all six, in order
+    s.add(vectors=-x[:1], ids=["late"], metadata=[{"h": 7}])
+    assert s.search(-x[0], k=1, where={"h": 7})[0].id == "late"
+    assert s.search(x[0], k=3, where={"h": 8}) == []
+    s.close()

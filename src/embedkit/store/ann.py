@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -97,11 +98,13 @@ class AnnIndex:
             except RuntimeError:
                 pass
 
-    def search(self, query: np.ndarray, k: int, expansion: int | None = None) -> tuple[list[int], list[float]]:
+    def search(self, query: np.ndarray, k: int, expansion: int | None = None,
+               allowed: Callable[[int], bool] | None = None) -> tuple[list[int], list[float]]:
         """Keys and scores (best first) of the ``k`` nearest to one float32 query vector.
 
-        Plain lists: a single query returns a handful of results, and converting them in Python
-        costs less than NumPy's per-call overhead on the search path.
+        ``allowed(key)`` restricts the search to keys for which it is true (checked inside the HNSW
+        walk, so no over-fetching). Plain lists: a single query returns a handful of results, and
+        converting them in Python costs less than NumPy's per-call overhead on the search path.
         """
         ef = max(expansion or self.params.ef_search, k)
         while True:
@@ -109,7 +112,7 @@ class AnnIndex:
                 self._index.set_ef(ef)
                 self._ef = ef
             try:
-                labels, dist = self._index.knn_query(query, k=k, num_threads=1)
+                labels, dist = self._index.knn_query(query, k=k, num_threads=1, filter=allowed)
                 break
             except RuntimeError:
                 # Fewer than k live vectors were reached (deleted ones take graph slots): widen the
@@ -125,6 +128,10 @@ class AnnIndex:
         else:
             scores = [1.0 - d for d in dist[0].tolist()]
         return labels[0].tolist(), scores
+
+    def vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``keys`` (RuntimeError if one is absent or deleted)."""
+        return np.asarray(self._index.get_items(keys, return_type="numpy"), dtype=np.float32)
 
     # -- files ---------------------------------------------------------------------------------
 

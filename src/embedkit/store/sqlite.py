@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ FORMAT = "embedkit-store"
 SCHEMA_VERSION = 2  # 2: vectors in their own table (1: a column of items); 1 is migrated on open
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
+FILTER_CACHE = 16  # metadata filters whose matching keys are kept (see VectorStore._allowed)
 _clock = time.monotonic  # replaced in tests
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -309,6 +311,7 @@ class VectorStore:
         # cleared when the index catches up with the change log.
         self._ids: list[str | None] = []
         self._pending: weakref.WeakSet[_Rows] = weakref.WeakSet()  # hits whose rows are unread
+        self._filters: OrderedDict[tuple, tuple[int, set[int], np.ndarray]] = OrderedDict()
         memory = self.path == ":memory:"
         if not memory:
             p = Path(self.path)
@@ -765,28 +768,51 @@ class VectorStore:
         n = self._size(seq)
         if n == 0:
             return [], []
-        if where:
-            cond, params = _where_sql(where)
-            if n < self.ann_threshold or self.count(where) <= self.ann_threshold:
-                rows = self._query(f"SELECT key, vector FROM items JOIN vectors USING (key) WHERE {cond}",
-                                   params)
-                if not rows:
-                    return [], []
-                keys = np.array([r[0] for r in rows], dtype=np.int64)
-                mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        if not where:
+            if n < self.ann_threshold:
+                _, keys, mat = self._exact_matrix(seq)
                 return self._exact_top(q, keys, mat, k)
-            allowed = {r[0] for r in self._query(f"SELECT key FROM items WHERE {cond}", params)}
-            fetch = 8 * k
-            while True:  # over-fetch from the ANN index until k allowed hits or all were seen
-                keys, scores = self._ann_index(seq).search(q, min(fetch, n), expansion)
-                hits = [(a, s) for a, s in zip(keys, scores) if a in allowed][:k]
-                if len(hits) >= k or fetch >= n:
-                    return [a for a, _ in hits], [s for _, s in hits]
-                fetch *= 4
+            return self._ann_index(seq).search(q, k, expansion)
+        allowed, allowed_keys = self._allowed(where, seq)
+        if not allowed:
+            return [], []
         if n < self.ann_threshold:
             _, keys, mat = self._exact_matrix(seq)
+            mask = np.isin(keys, allowed_keys)
+            return self._exact_top(q, keys[mask], mat[mask], k)
+        index = self._ann_index(seq)
+        if len(allowed) > self.ann_threshold:  # many matches: filter inside the HNSW walk
+            return index.search(q, k, expansion, allowed=allowed.__contains__)
+        try:  # few matches: exact, over their vectors as the index holds them
+            return self._exact_top(q, allowed_keys, index.vectors(allowed_keys), k)
+        except RuntimeError:  # the index is newer than the filter's snapshot: read SQLite
+            cond, params = _where_sql(where)
+            rows = self._query(f"SELECT key, vector FROM items JOIN vectors USING (key) WHERE {cond}",
+                               params)
+            if not rows:
+                return [], []
+            keys = np.array([r[0] for r in rows], dtype=np.int64)
+            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             return self._exact_top(q, keys, mat, k)
-        return self._ann_index(seq).search(q, k, expansion)
+
+    def _allowed(self, where: Mapping, seq: int) -> tuple[set[int], np.ndarray]:
+        """The keys matching a metadata filter at ``seq``, as a set and a sorted array.
+
+        Cached for the last few filters: a service answers many searches with the same filter,
+        and finding the matches can mean reading every item's metadata.
+        """
+        cond, params = _where_sql(where)
+        cache_key = (cond, json.dumps(params))
+        cached = self._filters.get(cache_key)
+        if cached is not None and cached[0] >= seq:
+            self._filters.move_to_end(cache_key)
+            return cached[1], cached[2]
+        allowed = {r[0] for r in self._query(f"SELECT key FROM items WHERE {cond}", params)}
+        keys = np.array(sorted(allowed), dtype=np.int64)
+        self._filters[cache_key] = (seq, allowed, keys)
+        while len(self._filters) > FILTER_CACHE:
+            self._filters.popitem(last=False)
+        return allowed, keys
 
     def _exact_top(self, q, keys, mat, k) -> tuple[list[int], list[float]]:
         if self.metric == "euclidean":
