@@ -53,7 +53,8 @@ FORMAT = "embedkit-store"
 SCHEMA_VERSION = 2  # 2: vectors in their own table (1: a column of items); 1 is migrated on open
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
-FILTER_CACHE = 16  # metadata filters whose matching keys are kept (see VectorStore._allowed)
+FILTER_CACHE = 16  # metadata filters whose matching keys are kept (see VectorStore._allowed) ...
+FILTER_CACHE_KEYS = 1_000_000  # ... up to this many keys in all (~70 MB), the latest filter always
 _clock = time.monotonic  # replaced in tests
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -810,7 +811,8 @@ class VectorStore:
         allowed = {r[0] for r in self._query(f"SELECT key FROM items WHERE {cond}", params)}
         keys = np.array(sorted(allowed), dtype=np.int64)
         self._filters[cache_key] = (seq, allowed, keys)
-        while len(self._filters) > FILTER_CACHE:
+        while len(self._filters) > 1 and (len(self._filters) > FILTER_CACHE or sum(
+                len(entry[2]) for entry in self._filters.values()) > FILTER_CACHE_KEYS):
             self._filters.popitem(last=False)
         return allowed, keys
 
