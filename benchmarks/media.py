@@ -9,7 +9,8 @@
    not the speaker against pairs that share the speaker but not the digit. Label-free encoders: MFCC
    and log-mel statistics, MFCC segments, MFCC warped segments (soft noise floor, deltas, five mel-axis
    warps side by side), the SimCLR spectrogram CNN (trained per fold on the indexed speakers' audio
-   only, no labels), and SimCLR + warped segments concatenated. Apart, because it uses labels: the
+   only, no labels), the same CNN trained with SupCon on k-means pseudo-labels (clusters of the indexed
+   clips' warped segments; no labels), and each CNN + warped segments concatenated. Apart, because it uses labels: the
    same CNN trained with SupCon on the indexed speakers' clips *and their digit labels* (the held-out
    speaker is never seen), alone and concatenated with the warped segments. Vectors are
    standardised with the indexed clips' mean and standard deviation before cosine. A second
@@ -165,7 +166,7 @@ def audio(args) -> dict:
                         lifter=args.lifter, floor_db=args.floor_db)
     supcon_args = dict(trainer_args, widths=tuple(args.supcon_widths), epochs=args.supcon_epochs)
     specs = SpectrogramSimCLR(**trainer_args)._shell().spectrograms(clips)
-    folds, ssl_runs, sup_runs = [], [], []
+    folds, ssl_runs, sup_runs, pseudo_runs = [], [], [], []
     for fold, held in enumerate(speakers):
         q = speaker == held
         r = ~q
@@ -181,6 +182,17 @@ def audio(args) -> dict:
         # The combination: standardised SimCLR and warped MFCC segments, each unit length, side by side.
         F2 = features[WARPED]
         fold_feats["SimCLR + MFCC warped segments (1568)"] = _combine(ssl, F2, r)
+        if args.clusters:
+            # No labels: SupCon on k-means clusters of the indexed clips' warped segments.
+            started = time.perf_counter()
+            pl = SpectrogramSimCLR(seed=fold, **supcon_args).fit(spectrograms=specs[r], clusters=args.clusters,
+                                                                 features=F2[r])
+            seconds = time.perf_counter() - started
+            pseudo_runs.append({"held_out": held, "train_clips": int(r.sum()), "epochs": pl.simclr_.epochs_run_,
+                                "seconds": round(seconds, 1), "final_loss": round(pl.history_[-1], 4)})
+            pv = pl.encoder_.embed_spectrograms(specs)
+            fold_feats["Cluster-SupCon CNN (128)"] = pv
+            fold_feats["Cluster-SupCon + MFCC warped segments (1568)"] = _combine(pv, F2, r)
         sup_feats = {}
         if args.supcon_epochs:
             started = time.perf_counter()
@@ -199,9 +211,11 @@ def audio(args) -> dict:
                                        _speaker_normalise(F, speaker), r, q, digit),
                                    **_pair_split(Z, digit, speaker)}
         if fold == 0:
-            # The same SimCLR model through the product path: saved, embedkit.load, VectorStore search.
+            # The cluster-SupCon model (SimCLR with --clusters 0) through the product path: saved,
+            # embedkit.load, VectorStore search.
+            checked = pl if args.clusters else trainer
             with tempfile.TemporaryDirectory() as tmp:
-                trainer.encoder_.save(Path(tmp) / "audio-simclr")
+                checked.encoder_.save(Path(tmp) / "audio-simclr")
                 enc = embedkit.load(Path(tmp) / "audio-simclr")
                 idx = np.flatnonzero(r)
                 qi = np.flatnonzero(q)[::5]
@@ -210,7 +224,7 @@ def audio(args) -> dict:
                            vectors=enc.encode([clips[i] for i in idx], batch_size=256))
                     vecs = enc.encode([clips[i] for i in qi])
                     hits = [int(vs.search(v, k=1)[0].id) for v in vecs]
-                row["store_check"] = {"queries": len(qi), "nn1_accuracy_via_load_and_store": round(float(
+                row["store_check"] = {"model": checked.encoder_.training["method"], "queries": len(qi), "nn1_accuracy_via_load_and_store": round(float(
                     np.mean(digit[hits] == digit[qi])), 4), "note": "unstandardised cosine, every 5th query clip"}
         folds.append(row)
         log.info("fold %s: %s", held, {k: v["nn1_accuracy"] for g in ("encoders", "with_labels_of_indexed_speakers")
@@ -224,6 +238,11 @@ def audio(args) -> dict:
             "warped_segments_settings": WARPED_ARGS,
             "simclr_training": {"settings": {k: v for k, v in trainer_args.items()}, "runs": ssl_runs,
                                 "labels_used": False, "trained_on": "indexed speakers' audio only"},
+            "cluster_supcon_training": {"settings": {**supcon_args, "clusters": args.clusters,
+                                                     "clustered_features": WARPED},
+                                        "runs": pseudo_runs, "labels_used": False,
+                                        "trained_on": "indexed speakers' audio only; pseudo-labels are k-means "
+                                                      "clusters of their warped segments"},
             "supcon_training": {"settings": {k: v for k, v in supcon_args.items()}, "runs": sup_runs,
                                 "labels_used": True,
                                 "trained_on": "indexed speakers' audio and digit labels only; the held-out "
@@ -242,13 +261,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", choices=["digits", "audio"], default=None)
     p.add_argument("--fsdd", default=str(DEFAULT_FSDD))
-    p.add_argument("--epochs", type=int, default=40, help="SimCLR epochs per audio fold")
+    p.add_argument("--epochs", type=int, default=60, help="SimCLR epochs per audio fold")
     p.add_argument("--max-seconds", type=float, default=150.0, help="SimCLR time cap per audio fold")
     p.add_argument("--digit-epochs", type=int, default=30)
     p.add_argument("--lifter", type=int, default=13, help="SimCLR audio front end: cepstral lifter (0: off)")
     p.add_argument("--floor-db", type=float, default=50.0, help="CNN audio front end: soft noise floor (dB)")
     p.add_argument("--supcon-epochs", type=int, default=60, help="SupCon epochs per audio fold (0: skip)")
     p.add_argument("--supcon-widths", type=int, nargs="+", default=[16, 32, 64])
+    p.add_argument("--clusters", type=int, default=40, help="k-means pseudo-labels per fold (0: skip)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "media.json"))
     args = p.parse_args()

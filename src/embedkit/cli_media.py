@@ -63,12 +63,15 @@ def zero_shot(images, model, labels, template, as_json):
 @click.option("--seed", default=0, show_default=True)
 @click.option("--floor-db", default=None, type=float,
               help="Soft noise floor this many dB below each clip's loudest bin (50 is a good value).")
-@click.option("--label-from", type=click.Choice(["none", "folder", "prefix"]), default="none", show_default=True,
-              help="Train with labels (supervised contrastive, SupCon): each file's parent folder name, or "
-                   "its name up to the first '_' (as in 7_george_3.wav). 'none': SimCLR, no labels.")
-def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor_db, label_from):
-    """Train a spectrogram encoder on audio files with SimCLR (no labels) or, with --label-from, with
-    SupCon (labels); load it with embedkit.load(OUT)."""
+@click.option("--label-from", type=click.Choice(["none", "clusters", "folder", "prefix"]), default="none",
+              show_default=True,
+              help="'none': SimCLR, no labels. 'clusters': SupCon on k-means pseudo-labels of "
+                   "mfcc-warped-segments features, no labels. With labels (SupCon): each file's parent "
+                   "folder name ('folder'), or its name up to the first '_' ('prefix', as in 7_george_3.wav).")
+@click.option("--clusters", default=40, show_default=True, help="k of --label-from clusters.")
+def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor_db, label_from, clusters):
+    """Train a spectrogram encoder on audio files: SimCLR or SupCon on cluster pseudo-labels (no labels),
+    or SupCon with labels (--label-from folder/prefix); load it with embedkit.load(OUT)."""
     from .audio.io import AUDIO_SUFFIXES
     from .audio.ssl import SpectrogramSimCLR
     from .errors import EmbedkitError
@@ -88,16 +91,19 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor
             click.echo(f"  skipped {f}: {exc}", err=True)
     if len(good) < 2:
         raise InvalidInput(f"need at least 2 readable audio files, found {len(good)}")
-    labels = None
-    if label_from == "folder":
+    labels, extra = None, {}
+    if label_from == "clusters":
+        extra = {"clusters": clusters, "items": good}
+    elif label_from == "folder":
         labels = [f.parent.name for f in good]
     elif label_from == "prefix":
         labels = [f.stem.split("_", 1)[0] for f in good]
     import numpy as np
 
     trainer.fit(spectrograms=np.stack(specs), labels=labels,
-                progress=lambda e, n: click.echo(f"epoch {e}/{n}", err=True))
+                progress=lambda e, n: click.echo(f"epoch {e}/{n}", err=True), **extra)
     trainer.encoder_.save(out)
-    how = "no labels" if labels is None else f"SupCon, {len(set(labels))} labels"
+    how = (f"SupCon, {len(set(labels))} labels" if labels is not None else
+           f"no labels, SupCon on {clusters} k-means clusters" if extra else "no labels, SimCLR")
     click.echo(f"trained on {len(good)} clips ({how}) in {trainer.simclr_.seconds_:.0f} s "
                f"({trainer.simclr_.epochs_run_} epochs); saved to {os.fspath(out)}")

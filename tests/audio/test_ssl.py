@@ -120,3 +120,28 @@ def test_cli_trains_with_labels_from_file_names(speech, tmp_path):
     meta = json.loads((out / "embedkit.json").read_text())
     assert meta["training"]["labels_used"] is True and meta["frontend"]["floor_db"] == 50
     assert embedkit.load(out).encode([clips / "one_0.wav"]).shape == (1, 128)
+    res = CliRunner().invoke(main, ["train", "audio-simclr", str(clips), "--out", str(out), "--epochs", "1",
+                                    "--label-from", "clusters", "--clusters", "3"])
+    assert res.exit_code == 0, res.output
+    assert "no labels, SupCon on 3 k-means clusters" in res.output
+    assert json.loads((out / "embedkit.json").read_text())["training"]["labels_used"] is False
+
+
+def test_pseudo_labels_from_clusters_use_no_labels(speech, tmp_path):
+    from embedkit.audio.ssl import cluster_labels
+
+    rng = np.random.default_rng(0)
+    blobs = np.vstack([rng.normal(0, 0.1, (10, 4)) + [3, 0, 0, 0], rng.normal(0, 0.1, (10, 4)) - [3, 0, 0, 0]])
+    lab = cluster_labels(blobs, 2)
+    assert len(set(lab[:10])) == 1 and len(set(lab[10:])) == 1 and lab[0] != lab[10]
+    with pytest.raises(InvalidInput, match="2 <= k <= n"):
+        cluster_labels(blobs, 21)
+    clips = [p for ps in speech.values() for p in ps]
+    trainer = SpectrogramSimCLR(sample_rate=16000, n_mels=20, frames=16, widths=(4, 8), dim=16, epochs=2,
+                                batch_size=6, floor_db=50)
+    with pytest.raises(InvalidInput, match="labels or clusters"):
+        trainer.fit(clips, labels=[0, 1] * 3, clusters=2)
+    trainer.fit(clips, clusters=3)
+    meta = trainer.encoder_.training
+    assert meta["labels_used"] is False and "k-means (3)" in meta["method"] and meta["classes"] == 3
+    assert embedkit.load(trainer.encoder_.save(tmp_path / "m")).encode(clips).shape == (6, 16)

@@ -25,7 +25,7 @@ Three options make the segments sturdier across speakers and microphones (the na
   tract moves the formants up or down the mel axis; with several warps side by side, cosine
   similarity tolerates that shift better.
 
-The waveform's mean (DC offset) is removed before anything else.
+With ``floor_db`` set, the waveform's mean (DC offset) is removed before anything else too.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class FeatureEncoder(AudioEncoderBase):
         segments: time points kept by ``pooling="segments"``.
         sample_rate: audio is resampled to this rate first.
         drop_c0: leave out the 0th MFCC (overall loudness).
-        floor_db: soft noise floor this many dB below the clip's loudest mel bin (None: off).
+        floor_db: soft noise floor this many dB below the clip's loudest mel bin, after removing the
+            DC offset (None: neither).
         deltas: add the time derivative of every coefficient (``pooling="segments"`` only).
         warps: mel-axis stretch factors; the segment features of each are concatenated
             (``pooling="segments"`` only; ``(1.0,)``: no warp).
@@ -118,8 +119,10 @@ class FeatureEncoder(AudioEncoderBase):
             self.name += (f"(floor_db={self.floor_db},deltas={self.deltas},"
                           f"warps={','.join(f'{w:g}' for w in self.warps)})")
 
+    def _centre(self, y: np.ndarray) -> np.ndarray:
+        return y - y.mean() if self.floor_db is not None else y
+
     def _mel_db(self, y: np.ndarray) -> np.ndarray:
-        y = y - y.mean()
         peak = float(np.max(np.abs(y)))
         if peak > 0:
             y = y / peak
@@ -136,12 +139,13 @@ class FeatureEncoder(AudioEncoderBase):
 
     def frames(self, y: np.ndarray) -> np.ndarray:
         """The coefficient tracks ``(coefficients, frames)`` of a waveform (no warp)."""
-        return self._coefficients(self._mel_db(y))
+        return self._coefficients(self._mel_db(self._centre(y)))
 
     def _one(self, y: np.ndarray) -> np.ndarray:
+        y = self._centre(y)  # the whole clip's DC offset, once, before trimming
         if self.pooling == "segments":
             librosa = require("librosa", "audio", "audio features")
-            trimmed, _ = librosa.effects.trim(y - y.mean(), top_db=40)
+            trimmed, _ = librosa.effects.trim(y, top_db=40)
             if len(trimmed) >= int(0.05 * self.sample_rate):
                 y = trimmed
         mel_db = self._mel_db(y)

@@ -22,6 +22,12 @@ share one floor.
 instead: clips that share a label (the spoken word, say) are pulled together as well as the two views
 of one clip. That uses labels; the saved model says so (``training.labels_used``).
 
+``fit(items, clusters=40)`` needs no labels: the clips are first described by hand-made features
+(``mfcc-warped-segments`` unless ``features=`` is given), standardised and grouped by k-means into
+``clusters`` groups, and the cluster ids serve as SupCon's labels (pseudo-labels, as in DeepCluster).
+Clips of one spoken word by different speakers often share a cluster, so the CNN learns what they
+have in common. ``training.labels_used`` stays false and ``training.method`` names the clustering.
+
 The augmentations are affine resamplings done in one batched ``grid_sample`` call, so a training
 run on ~1500 clips takes a few minutes on two CPU cores.
 
@@ -49,7 +55,7 @@ from ..vision.simclr import ConvNet, ConvNetConfig, SimCLR, embed
 from .base import AudioEncoderBase
 from .features import log_mel
 
-__all__ = ["SpectrogramEncoder", "SpectrogramSimCLR", "spectrogram_augment", "MODEL_TYPE"]
+__all__ = ["SpectrogramEncoder", "SpectrogramSimCLR", "spectrogram_augment", "cluster_labels", "MODEL_TYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,23 @@ def _frontend(y: np.ndarray, *, sample_rate: int, n_mels: int, steps: int,
     m = (m - m.mean(axis=1, keepdims=True)) / 20.0
     t = np.linspace(0, m.shape[1] - 1, steps)
     return np.stack([np.interp(t, np.arange(m.shape[1]), row) for row in m]).astype(np.float32)
+
+
+#: Features the pseudo-labels of ``fit(clusters=k)`` are clustered on (the named spec
+#: ``mfcc-warped-segments`` at the trainer's sample rate).
+CLUSTER_FEATURES = dict(features="mfcc", pooling="segments", n_mfcc=10, drop_c0=True, n_mels=64, segments=16,
+                        floor_db=50.0, deltas=True, warps=(0.8, 0.9, 1.0, 1.1, 1.2))
+
+
+def cluster_labels(vectors, k: int, *, seed: int = 0) -> np.ndarray:
+    """Pseudo-labels without any labels: k-means (scikit-learn) of the standardised, unit-length vectors."""
+    cluster = require("sklearn.cluster", "audio", "pseudo-labels")
+    x = np.asarray(vectors, dtype=np.float64)
+    if x.ndim != 2 or not isinstance(k, int) or isinstance(k, bool) or not 2 <= k <= len(x):
+        raise InvalidInput(f"cluster_labels needs (n, d) vectors and 2 <= k <= n, got shape {x.shape} and k={k!r}")
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return cluster.KMeans(k, n_init=4, random_state=seed).fit_predict(x).astype(np.int64)
 
 
 def _lifter(x, keep: int):
@@ -239,12 +262,23 @@ class SpectrogramSimCLR:
                                   n_mels=self.n_mels, frames=self.frames, floor_db=self.floor_db,
                                   name=self.name)
 
-    def fit(self, items=None, *, spectrograms=None, labels=None, progress=None) -> SpectrogramSimCLR:
+    def fit(self, items=None, *, spectrograms=None, labels=None, clusters: int | None = None, features=None,
+            progress=None) -> SpectrogramSimCLR:
         """Train on audio items (paths, bytes, waveforms), or on ready front-end ``spectrograms`` from
         :meth:`SpectrogramEncoder.spectrograms`. Without ``labels`` this is SimCLR (no labels). With
         ``labels`` (one hashable label per item, e.g. the spoken word) it is supervised contrastive
-        training (SupCon): clips that share a label are pulled together too. The saved model records
-        which (``training.method`` and ``training.labels_used``)."""
+        training (SupCon): clips that share a label are pulled together too. With ``clusters=k`` (no
+        labels) SupCon runs on k-means pseudo-labels of ``features`` (one row per item; by default the
+        ``mfcc-warped-segments`` features of ``items``). The saved model records which
+        (``training.method`` and ``training.labels_used``)."""
+        if labels is not None and clusters is not None:
+            raise InvalidInput("pass labels or clusters, not both")
+        if clusters is not None and features is None:
+            if items is None:
+                raise InvalidInput("fit(clusters=k) needs the audio items or features= to cluster")
+            from .features import FeatureEncoder
+
+            features = FeatureEncoder(**CLUSTER_FEATURES, sample_rate=self.sample_rate).encode(items)
         if spectrograms is None:
             if items is None:
                 raise InvalidInput("fit() needs audio items or spectrograms")
@@ -253,7 +287,11 @@ class SpectrogramSimCLR:
         if specs.ndim != 4 or specs.shape[1:3] != (1, self.n_mels):
             raise InvalidInput(f"spectrograms must have shape (n, 1, {self.n_mels}, T), got {specs.shape}")
         label_ids = None
-        if labels is not None:
+        if clusters is not None:
+            if len(features) != len(specs):
+                raise InvalidInput(f"features must hold one row per item ({len(specs)}), got {len(features)}")
+            label_ids = cluster_labels(features, clusters, seed=self.seed)
+        elif labels is not None:
             labels = list(labels)
             if len(labels) != len(specs):
                 raise InvalidInput(f"labels must hold one label per item ({len(specs)}), got {len(labels)}")
@@ -270,8 +308,9 @@ class SpectrogramSimCLR:
                     labels=label_ids, progress=progress)
         self.simclr_ = trainer
         self.history_ = trainer.history_
-        training = {"method": "SimCLR (NT-Xent)" if label_ids is None else "SupCon (supervised contrastive)",
-                    "labels_used": label_ids is not None,
+        method = ("SimCLR (NT-Xent)" if label_ids is None else "SupCon (supervised contrastive)"
+                  if clusters is None else f"SupCon on pseudo-labels: k-means ({clusters}) of features, no labels")
+        training = {"method": method, "labels_used": labels is not None,
                     "classes": None if label_ids is None else len(set(label_ids.tolist())),
                     "items": int(len(specs)), "epochs": trainer.epochs_run_,
                     "batch_size": self.batch_size, "temperature": self.temperature, "lr": self.lr,
