@@ -20,7 +20,8 @@
 
     python benchmarks/media.py                       # both, writes benchmarks/results/media.json
     python benchmarks/media.py --only digits
-    python benchmarks/media.py --only audio --fsdd /path/to/fsdd --max-seconds 120 --threads 1
+    OMP_NUM_THREADS=1 python benchmarks/media.py --only audio --threads 1   # as in the README
+    python benchmarks/media.py --only audio --fsdd /path/to/fsdd --max-seconds 120
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def audio(args) -> dict:
         q = speaker == held
         r = ~q
         started = time.perf_counter()
-        trainer = SpectrogramSimCLR(seed=fold, **trainer_args).fit(spectrograms=specs[r])
+        trainer = SpectrogramSimCLR(seed=fold + 100 * args.seed, **trainer_args).fit(spectrograms=specs[r])
         seconds = time.perf_counter() - started
         ssl = trainer.encoder_.embed_spectrograms(specs)
         ssl_runs.append({"held_out": held, "train_clips": int(r.sum()), "epochs": trainer.simclr_.epochs_run_,
@@ -185,7 +186,7 @@ def audio(args) -> dict:
         if args.clusters:
             # No labels: SupCon on k-means clusters of the indexed clips' warped segments.
             started = time.perf_counter()
-            pl = SpectrogramSimCLR(seed=fold, **supcon_args).fit(spectrograms=specs[r], clusters=args.clusters,
+            pl = SpectrogramSimCLR(seed=fold + 100 * args.seed, **supcon_args).fit(spectrograms=specs[r], clusters=args.clusters,
                                                                  features=F2[r])
             seconds = time.perf_counter() - started
             pseudo_runs.append({"held_out": held, "train_clips": int(r.sum()), "epochs": pl.simclr_.epochs_run_,
@@ -196,7 +197,7 @@ def audio(args) -> dict:
         sup_feats = {}
         if args.supcon_epochs:
             started = time.perf_counter()
-            sup = SpectrogramSimCLR(seed=fold, **supcon_args).fit(spectrograms=specs[r], labels=digit[r])
+            sup = SpectrogramSimCLR(seed=fold + 100 * args.seed, **supcon_args).fit(spectrograms=specs[r], labels=digit[r])
             seconds = time.perf_counter() - started
             sup_runs.append({"held_out": held, "train_clips": int(r.sum()), "epochs": sup.simclr_.epochs_run_,
                              "seconds": round(seconds, 1), "final_loss": round(sup.history_[-1], 4)})
@@ -269,6 +270,7 @@ def main() -> None:
     p.add_argument("--supcon-epochs", type=int, default=60, help="SupCon epochs per audio fold (0: skip)")
     p.add_argument("--supcon-widths", type=int, nargs="+", default=[16, 32, 64])
     p.add_argument("--clusters", type=int, default=40, help="k-means pseudo-labels per fold (0: skip)")
+    p.add_argument("--seed", type=int, default=0, help="CNN seeds are fold + 100 * seed")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "media.json"))
     args = p.parse_args()
@@ -282,7 +284,7 @@ def main() -> None:
     if args.only in (None, "digits"):
         result["digits_simclr"] = {"command": "python benchmarks/media.py --only digits", **digits(args)}
     if args.only in (None, "audio"):
-        result["fsdd_speaker_independent"] = {"command": "python benchmarks/media.py --only audio",
+        result["fsdd_speaker_independent"] = {"command": " ".join(["python", "benchmarks/media.py", *sys.argv[1:]]),
                                               **audio(args)}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2) + "\n")
