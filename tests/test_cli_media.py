@@ -164,6 +164,12 @@ def test_zero_shot_and_train_audio_simclr_commands(image_dir, clip_model, tmp_pa
     assert "skipped" in res.output and "broken.wav" in res.output
     enc = __import__("embedkit").load(out)
     assert enc.encode([clips / "one.wav"]).shape == (1, enc.dim)
+    res = run("train", "audio-simclr", clips, "--out", tmp_path / "side", "--epochs", "2",
+              "--label-from", "clusters", "--clusters", "2", "--with-features", "--floor-db", "50")
+    assert res.exit_code == 0, res.output
+    assert "k-means clusters; vectors also hold mfcc-warped-segments features" in res.output
+    side = __import__("embedkit").load(tmp_path / "side")
+    assert side.dim > enc.dim and side.encode([clips / "two.wav"]).shape == (1, side.dim)
 
 
 def test_a_file_the_model_fails_on_is_skipped_not_fatal(tmp_path):

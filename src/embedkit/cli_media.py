@@ -69,7 +69,11 @@ def zero_shot(images, model, labels, template, as_json):
                    "mfcc-warped-segments features, no labels. With labels (SupCon): each file's parent "
                    "folder name ('folder'), or its name up to the first '_' ('prefix', as in 7_george_3.wav).")
 @click.option("--clusters", default=40, show_default=True, help="k of --label-from clusters.")
-def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor_db, label_from, clusters):
+@click.option("--with-features", is_flag=True,
+              help="Vectors hold the mfcc-warped-segments features beside the CNN's, each standardised "
+                   "on the training clips (the best speaker-independent setting on spoken digits).")
+def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor_db, label_from, clusters,
+                       with_features):
     """Train a spectrogram encoder on audio files: SimCLR or SupCon on cluster pseudo-labels (no labels),
     or SupCon with labels (--label-from folder/prefix); load it with embedkit.load(OUT)."""
     from .audio.io import AUDIO_SUFFIXES
@@ -92,8 +96,10 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor
     if len(good) < 2:
         raise InvalidInput(f"need at least 2 readable audio files, found {len(good)}")
     labels, extra = None, {}
+    if with_features:
+        extra = {"with_features": True, "items": good}
     if label_from == "clusters":
-        extra = {"clusters": clusters, "items": good}
+        extra.update(clusters=clusters, items=good)
     elif label_from == "folder":
         labels = [f.parent.name for f in good]
     elif label_from == "prefix":
@@ -104,6 +110,8 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor
                 progress=lambda e, n: click.echo(f"epoch {e}/{n}", err=True), **extra)
     trainer.encoder_.save(out)
     how = (f"SupCon, {len(set(labels))} labels" if labels is not None else
-           f"no labels, SupCon on {clusters} k-means clusters" if extra else "no labels, SimCLR")
+           f"no labels, SupCon on {clusters} k-means clusters" if "clusters" in extra else "no labels, SimCLR")
+    if with_features:
+        how += "; vectors also hold mfcc-warped-segments features"
     click.echo(f"trained on {len(good)} clips ({how}) in {trainer.simclr_.seconds_:.0f} s "
                f"({trainer.simclr_.epochs_run_} epochs); saved to {os.fspath(out)}")

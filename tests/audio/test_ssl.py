@@ -145,3 +145,33 @@ def test_pseudo_labels_from_clusters_use_no_labels(speech, tmp_path):
     meta = trainer.encoder_.training
     assert meta["labels_used"] is False and "k-means (3)" in meta["method"] and meta["classes"] == 3
     assert embedkit.load(trainer.encoder_.save(tmp_path / "m")).encode(clips).shape == (6, 16)
+
+
+def test_side_by_side_with_warped_segments(speech, tmp_path):
+    from embedkit.audio.features import FeatureEncoder
+    from embedkit.audio.ssl import CLUSTER_FEATURES
+
+    clips = [p for ps in speech.values() for p in ps]
+    trainer = SpectrogramSimCLR(sample_rate=16000, n_mels=20, frames=16, widths=(4, 8), dim=16, epochs=2,
+                                batch_size=6, floor_db=50)
+    trainer.fit(clips, clusters=3, with_features=True)
+    enc = trainer.encoder_
+    feats = FeatureEncoder(**CLUSTER_FEATURES, sample_rate=16000)
+    assert enc.dim == 16 + feats.dim and enc.training["side_by_side"]
+    raw = enc.encode(clips, normalize=False)
+    cnn, side = raw[:, :16], raw[:, 16:]
+    # Each block is unit length, and is the standardised CNN / feature vector of the clip.
+    assert np.allclose(np.linalg.norm(cnn, axis=1), 1, atol=1e-5)
+    assert np.allclose(np.linalg.norm(side, axis=1), 1, atol=1e-5)
+    z = (feats.encode(clips) - enc.standardise["features_mean"]) / enc.standardise["features_std"]
+    assert np.allclose(side, z / np.linalg.norm(z, axis=1, keepdims=True), atol=1e-4)
+    # Over the training clips the standardised CNN block has mean 0.
+    z_cnn = (enc.embed_spectrograms(enc.spectrograms(clips)) - enc.standardise["cnn_mean"]) / enc.standardise["cnn_std"]
+    assert np.allclose(z_cnn.mean(0), 0, atol=1e-4)
+    folder = enc.save(tmp_path / "side")
+    assert (folder / "standardise.safetensors").is_file()
+    loaded = embedkit.load(folder)
+    assert loaded.dim == enc.dim and np.allclose(loaded.encode(clips), enc.encode(clips), atol=1e-5)
+    (folder / "standardise.safetensors").unlink()
+    with pytest.raises(embedkit.errors.ModelNotFound, match="standardise.safetensors"):
+        embedkit.load(folder)

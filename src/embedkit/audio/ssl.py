@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 MODEL_TYPE = "audio_simclr"
 WEIGHTS = "model.safetensors"
+STANDARDISE = "standardise.safetensors"  # with_features=True: the training clips' statistics
+STANDARDISE_KEYS = ("cnn_mean", "cnn_std", "features_mean", "features_std")
 
 
 def _frontend(y: np.ndarray, *, sample_rate: int, n_mels: int, steps: int,
@@ -160,20 +162,36 @@ def spectrogram_augment(x, generator, *, frames: int, lifter: int = 0, warp: tup
 
 
 class SpectrogramEncoder(AudioEncoderBase):
-    """Embeds audio with a CNN over fixed-size log-mel images (trained by :class:`SpectrogramSimCLR`)."""
+    """Embeds audio with a CNN over fixed-size log-mel images (trained by :class:`SpectrogramSimCLR`).
+
+    With ``features`` (keyword arguments of a :class:`~embedkit.audio.features.FeatureEncoder`) and
+    ``standardise`` (per-dimension means and standard deviations of the CNN vectors and of those
+    features over the training clips), a vector is the two side by side: each block standardised
+    and scaled to unit length, so that both weigh the same in a cosine.
+    """
 
     def __init__(self, backbone, *, config: ConvNetConfig, sample_rate: int, n_mels: int, frames: int,
                  lifter: int = 0, floor_db: float | None = None, name: str = "audio-simclr",
-                 training: dict | None = None, normalize: bool = True):
+                 training: dict | None = None, normalize: bool = True, features: dict | None = None,
+                 standardise: dict[str, np.ndarray] | None = None):
         self.backbone = backbone
         self.lifter = lifter
         self.floor_db = None if floor_db is None else float(floor_db)
         self.config = config
         self.sample_rate, self.n_mels, self.frames = sample_rate, n_mels, frames
-        self.dim = config.dim
         self.name = name
         self.training = training or {}
         self.default_normalize = normalize
+        self.features = None
+        self.feature_args = None if features is None else {**features, "sample_rate": sample_rate}
+        if self.feature_args is not None:
+            from .features import FeatureEncoder
+
+            self.features = FeatureEncoder(**self.feature_args)
+            if standardise is None or set(standardise) != set(STANDARDISE_KEYS):
+                raise InvalidInput(f"features need standardise= with {', '.join(STANDARDISE_KEYS)}")
+        self.standardise = standardise
+        self.dim = config.dim + (self.features.dim if self.features is not None else 0)
 
     def spectrograms(self, items) -> np.ndarray:
         """Front-end images ``(n, 1, n_mels, 2 * frames)`` of audio items."""
@@ -189,7 +207,17 @@ class SpectrogramEncoder(AudioEncoderBase):
         return embed(self.backbone, x)
 
     def _encode_batch(self, items) -> np.ndarray:
-        return self.embed_spectrograms(self.spectrograms(items))
+        cnn = self.embed_spectrograms(self.spectrograms(items))
+        if self.features is None:
+            return cnn
+        return self.side_by_side(cnn, self.features._encode_batch(items))
+
+    def side_by_side(self, cnn: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """CNN vectors and feature vectors, each standardised and unit length, concatenated."""
+        st = self.standardise
+        blocks = [(cnn - st["cnn_mean"]) / st["cnn_std"], (features - st["features_mean"]) / st["features_std"]]
+        return np.hstack([b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+                          for b in blocks]).astype(np.float32)
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write ``model.safetensors`` and ``embedkit.json`` into ``folder`` (created if needed)."""
@@ -203,6 +231,11 @@ class SpectrogramEncoder(AudioEncoderBase):
                 "frontend": {"sample_rate": self.sample_rate, "n_mels": self.n_mels, "frames": self.frames,
                              "lifter": self.lifter, "floor_db": self.floor_db},
                 "training": self.training}
+        if self.features is not None:
+            meta["features"] = {k: v for k, v in self.feature_args.items() if k != "sample_rate"}
+            snp = require("safetensors.numpy", "audio", "saving models")
+            snp.save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.standardise.items()},
+                          str(folder / STANDARDISE))
         (folder / "embedkit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return folder
 
@@ -226,11 +259,20 @@ class SpectrogramEncoder(AudioEncoderBase):
         except Exception as exc:  # noqa: BLE001 - missing file, bad header, wrong shapes
             raise ModelNotFound(f"cannot read the weights {folder / WEIGHTS}: {exc}") from exc
         backbone.eval()
+        features = standardise = None
+        if meta.get("features") is not None:
+            features = dict(meta["features"])
+            try:
+                standardise = require("safetensors.numpy", "audio", "loading models").load_file(
+                    str(folder / STANDARDISE))
+            except Exception as exc:  # noqa: BLE001 - missing file, bad header
+                raise ModelNotFound(f"cannot read {folder / STANDARDISE}: {exc}") from exc
         return cls(backbone, config=config, sample_rate=int(fe["sample_rate"]), n_mels=int(fe["n_mels"]),
                    frames=int(fe["frames"]), lifter=int(fe.get("lifter", 0)),
                    floor_db=None if fe.get("floor_db") is None else float(fe["floor_db"]),
                    name=name or meta.get("name", "audio-simclr"),
-                   training=meta.get("training", {}), normalize=normalize)
+                   training=meta.get("training", {}), normalize=normalize, features=features,
+                   standardise=standardise)
 
 
 class SpectrogramSimCLR:
@@ -263,19 +305,24 @@ class SpectrogramSimCLR:
                                   name=self.name)
 
     def fit(self, items=None, *, spectrograms=None, labels=None, clusters: int | None = None, features=None,
-            progress=None) -> SpectrogramSimCLR:
+            with_features: bool = False, progress=None) -> SpectrogramSimCLR:
         """Train on audio items (paths, bytes, waveforms), or on ready front-end ``spectrograms`` from
         :meth:`SpectrogramEncoder.spectrograms`. Without ``labels`` this is SimCLR (no labels). With
         ``labels`` (one hashable label per item, e.g. the spoken word) it is supervised contrastive
         training (SupCon): clips that share a label are pulled together too. With ``clusters=k`` (no
         labels) SupCon runs on k-means pseudo-labels of ``features`` (one row per item; by default the
         ``mfcc-warped-segments`` features of ``items``). The saved model records which
-        (``training.method`` and ``training.labels_used``)."""
+        (``training.method`` and ``training.labels_used``).
+
+        ``with_features=True`` makes the encoder put the ``mfcc-warped-segments`` features
+        (:data:`CLUSTER_FEATURES`) beside the CNN vector, each standardised with the statistics of
+        the training clips (``features``, if given, must be those features of the items)."""
         if labels is not None and clusters is not None:
             raise InvalidInput("pass labels or clusters, not both")
-        if clusters is not None and features is None:
+        if (clusters is not None or with_features) and features is None:
             if items is None:
-                raise InvalidInput("fit(clusters=k) needs the audio items or features= to cluster")
+                raise InvalidInput("fit(clusters=k) and fit(with_features=True) need the audio items "
+                                   "or features=")
             from .features import FeatureEncoder
 
             features = FeatureEncoder(**CLUSTER_FEATURES, sample_rate=self.sample_rate).encode(items)
@@ -287,6 +334,8 @@ class SpectrogramSimCLR:
         if specs.ndim != 4 or specs.shape[1:3] != (1, self.n_mels):
             raise InvalidInput(f"spectrograms must have shape (n, 1, {self.n_mels}, T), got {specs.shape}")
         label_ids = None
+        if features is not None and len(features) != len(specs):
+            raise InvalidInput(f"features must hold one row per item ({len(specs)}), got {len(features)}")
         if clusters is not None:
             if len(features) != len(specs):
                 raise InvalidInput(f"features must hold one row per item ({len(specs)}), got {len(features)}")
@@ -316,10 +365,22 @@ class SpectrogramSimCLR:
                     "batch_size": self.batch_size, "temperature": self.temperature, "lr": self.lr,
                     "seed": self.seed, "final_loss": round(trainer.history_[-1], 4),
                     "seconds": round(trainer.seconds_, 1)}
+        standardise = extra = None
+        if with_features:
+            encoder = SpectrogramEncoder(trainer.backbone_, config=trainer.config_, sample_rate=self.sample_rate,
+                                         n_mels=self.n_mels, frames=self.frames, lifter=self.lifter,
+                                         floor_db=self.floor_db)
+            cnn = encoder.embed_spectrograms(specs)
+            feats = np.asarray(features, dtype=np.float32)
+            standardise = {"cnn_mean": cnn.mean(0), "cnn_std": cnn.std(0) + 1e-6,
+                           "features_mean": feats.mean(0), "features_std": feats.std(0) + 1e-6}
+            extra = dict(CLUSTER_FEATURES)
+            training["side_by_side"] = "mfcc-warped-segments features, standardised on the training clips"
         self.encoder_ = SpectrogramEncoder(trainer.backbone_, config=trainer.config_,
                                            sample_rate=self.sample_rate, n_mels=self.n_mels,
                                            frames=self.frames, lifter=self.lifter, floor_db=self.floor_db,
-                                           name=self.name, training=training)
+                                           name=self.name, training=training, features=extra,
+                                           standardise=standardise)
         return self
 
     @property
