@@ -54,6 +54,13 @@ def test_keyword_vs_vector_search(indexed):
     assert {h["metadata"]["row"] for h in vec} == {"1", "2", "3"}  # SUV and sedan found by meaning
     table = run("search", "vehicle", "--store", store, "-k", "2")
     assert table.exit_code == 0 and "d.jsonl#" in table.stdout and len(table.stdout.splitlines()) == 2
+    # FIELD=TEXT compares text; FIELD:=JSON compares numbers (chunk is stored as the number 0).
+    text = json.loads(run("search", "car", "--store", store, "--where", "row=1", "--json").stdout)
+    assert [h["metadata"]["row"] for h in text] == ["1"]
+    as_text = json.loads(run("search", "car", "--store", store, "--where", "chunk=0", "--json").stdout)
+    as_number = json.loads(run("search", "car", "--store", store, "--where", "chunk:=0", "-k", "10",
+                               "--json").stdout)
+    assert as_text == [] and len(as_number) == 5 and all(h["metadata"]["chunk"] == 0 for h in as_number)
 
 
 def test_info(indexed):
@@ -94,7 +101,8 @@ def test_similarity():
     (["search", "   ", "--store", "{store}"], 2, "query is empty"),
     (["search", "car", "--store", "{store}", "-k", "0"], 2, "k must be"),
     (["search", "car", "--store", "{store}", "--mode", "fuzzy"], 2, "Invalid value for '--mode'"),
-    (["search", "car", "--store", "{store}", "--where", "novalue"], 2, "FIELD=VALUE"),
+    (["search", "car", "--store", "{store}", "--where", "novalue"], 2, "FIELD=TEXT or FIELD:=JSON"),
+    (["search", "car", "--store", "{store}", "--where", "chunk:=zero"], 2, "takes a JSON number"),
     (["search", "car", "--store", "{junk}"], 5, "not a readable embedkit store"),
     (["info", "--store", "{junk}"], 5, "not a readable embedkit store"),
     (["embed", "{latin1}"], 2, "not UTF-8"),

@@ -99,6 +99,9 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor
     if with_features:
         extra = {"with_features": True, "items": good}
     if label_from == "clusters":
+        if not 2 <= clusters <= len(good):
+            raise InvalidInput(f"--clusters {clusters} needs between 2 and the number of readable clips "
+                               f"({len(good)}); pass a smaller --clusters")
         extra.update(clusters=clusters, items=good)
     elif label_from == "folder":
         labels = [f.parent.name for f in good]

@@ -62,11 +62,22 @@ def _short_source(meta: dict) -> str:
 
 
 def _parse_where(pairs: tuple[str, ...]) -> dict | None:
+    """FIELD=TEXT compares with a string; FIELD:=JSON with a number, true, false or null."""
     where = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--where takes FIELD=VALUE, got {pair!r}")
+        if not sep or not key or key == ":":
+            raise InvalidInput(f"--where takes FIELD=TEXT or FIELD:=JSON (a number, true, false, null), "
+                               f"got {pair!r}")
+        if key.endswith(":"):
+            key = key[:-1]
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = [value]  # not JSON: reported below
+            if isinstance(value, (dict, list, str)):
+                raise InvalidInput(f"--where {key}:= takes a JSON number, true, false or null, got {pair!r}; "
+                                   f"use {key}=TEXT for text")
         where[key] = value
     return where or None
 
@@ -125,7 +136,9 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
 @click.option("--mode", type=click.Choice(["vector", "keyword", "hybrid"]), default=None,
               help="Default: hybrid for text queries, vector for --image / --audio.")
 @click.option("-k", "k", default=5, show_default=True, help="How many results.")
-@click.option("--where", multiple=True, help="Metadata filter FIELD=VALUE (repeatable).")
+@click.option("--where", multiple=True,
+              help="Metadata filter (repeatable): FIELD=TEXT, or FIELD:=JSON for numbers and true/false "
+                   "(e.g. chunk:=0, silent:=true).")
 @click.option("--model", "-m", default=None, help="Override the store's model (must match it).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def search(query, store, image, audio, mode, k, where, model, as_json):

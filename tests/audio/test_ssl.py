@@ -175,3 +175,26 @@ def test_side_by_side_with_warped_segments(speech, tmp_path):
     (folder / "standardise.safetensors").unlink()
     with pytest.raises(embedkit.errors.ModelNotFound, match="standardise.safetensors"):
         embedkit.load(folder)
+
+
+def test_a_store_refuses_a_model_folder_retrained_in_place(speech, tmp_path):
+    from embedkit import VectorStore
+    from embedkit.errors import ModelMismatch
+
+    clips = [p for ps in speech.values() for p in ps]
+    folder = tmp_path / "m"
+
+    def train(seed):
+        t = SpectrogramSimCLR(sample_rate=8000, n_mels=20, frames=16, widths=(4, 8), dim=16, epochs=1,
+                              batch_size=6, seed=seed).fit(clips)
+        t.encoder_.save(folder)
+        return t.encoder_
+
+    first = train(0)
+    assert first.name.startswith("audio-simclr@") and embedkit.load(folder).name == first.name
+    with VectorStore(tmp_path / "s.db", encoder=embedkit.load(folder)) as store:
+        store.add(["x"], vectors=first.encode(clips[:1]))
+    second = train(1)  # same name, same dimension, other weights
+    assert second.name != first.name
+    with pytest.raises(ModelMismatch, match=first.name):
+        VectorStore(tmp_path / "s.db", encoder=embedkit.load(folder))

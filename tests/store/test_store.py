@@ -391,3 +391,19 @@ def test_filtered_vector_search_matches_exact_filtered_search(tmp_path):
     assert s.search(-x[0], k=1, where={"h": 7})[0].id == "late"
     assert s.search(x[0], k=3, where={"h": 8}) == []
     s.close()
+
+
+def test_where_keeps_json_types_apart(tmp_path):
+    s = VectorStore(tmp_path / "t.db", dim=2)
+    s.add(vectors=np.eye(2)[[0, 1, 0, 1]], ids=["true", "one", "text", "float"],
+          metadata=[{"v": True}, {"v": 1}, {"v": "1"}, {"v": 1.0}])
+    assert {h.id for h in s.search(np.ones(2), k=10, where={"v": True})} == {"true"}
+    assert {h.id for h in s.search(np.ones(2), k=10, where={"v": 1})} == {"one", "float"}
+    assert {h.id for h in s.search(np.ones(2), k=10, where={"v": "1"})} == {"text"}
+    assert s.count(where={"v": False}) == 0 and s.count(where={"v": 1.0}) == 2
+    with pytest.raises(InvalidInput, match="all zeros"):
+        s.search(np.zeros(2))
+    s.close()
+    for call in (lambda: s.search(np.ones(2)), lambda: s.add(vectors=np.ones((1, 2))), s.count):
+        with pytest.raises(StoreError, match="closed"):
+            call()

@@ -42,6 +42,7 @@ A saved model is a folder: ``model.safetensors`` (the CNN weights) and ``embedki
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -179,7 +180,6 @@ class SpectrogramEncoder(AudioEncoderBase):
         self.floor_db = None if floor_db is None else float(floor_db)
         self.config = config
         self.sample_rate, self.n_mels, self.frames = sample_rate, n_mels, frames
-        self.name = name
         self.training = training or {}
         self.default_normalize = normalize
         self.features = None
@@ -192,6 +192,22 @@ class SpectrogramEncoder(AudioEncoderBase):
                 raise InvalidInput(f"features need standardise= with {', '.join(STANDARDISE_KEYS)}")
         self.standardise = standardise
         self.dim = config.dim + (self.features.dim if self.features is not None else 0)
+        # The name a store records ends in a fingerprint of the weights, so that a store refuses a
+        # model folder retrained in place (same name and dimension, other vectors).
+        self.base_name = name
+        self.fingerprint = self._fingerprint() if backbone is not None else None
+        self.name = name if self.fingerprint is None else f"{name}@{self.fingerprint[:12]}"
+
+    def _fingerprint(self) -> str:
+        """SHA-256 of the weights (and standardisation statistics), in a fixed order."""
+        digest = hashlib.sha256()
+        for key, tensor in sorted(self.backbone.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        for key in sorted(self.standardise or {}):
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(self.standardise[key], dtype=np.float32).tobytes())
+        return digest.hexdigest()
 
     def spectrograms(self, items) -> np.ndarray:
         """Front-end images ``(n, 1, n_mels, 2 * frames)`` of audio items."""
@@ -226,7 +242,7 @@ class SpectrogramEncoder(AudioEncoderBase):
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.backbone.state_dict().items()}
         st.save_file(state, str(folder / WEIGHTS), metadata={"format": "pt"})
-        meta = {"type": MODEL_TYPE, "embedkit_version": __version__, "name": self.name,
+        meta = {"type": MODEL_TYPE, "embedkit_version": __version__, "name": self.base_name,
                 "convnet": self.config.to_dict(),
                 "frontend": {"sample_rate": self.sample_rate, "n_mels": self.n_mels, "frames": self.frames,
                              "lifter": self.lifter, "floor_db": self.floor_db},

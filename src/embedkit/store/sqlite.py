@@ -238,9 +238,16 @@ def _where_sql(where: Mapping | None, table: str = "items") -> tuple[str, list]:
         if value is None:
             parts.append(f"json_type({table}.metadata, ?) = 'null'")
             params.append(path)
-        elif isinstance(value, (bool, int, float, str)):
+        elif isinstance(value, bool):  # JSON true/false, not the numbers 1/0
+            parts.append(f"json_type({table}.metadata, ?) = ?")
+            params.extend([path, "true" if value else "false"])
+        elif isinstance(value, (int, float)):  # a JSON number, not true/false
+            parts.append(f"(json_extract({table}.metadata, ?) = ? AND "
+                         f"json_type({table}.metadata, ?) IN ('integer', 'real'))")
+            params.extend([path, value, path])
+        elif isinstance(value, str):
             parts.append(f"json_extract({table}.metadata, ?) = ?")
-            params.extend([path, int(value) if isinstance(value, bool) else value])
+            params.extend([path, value])
         else:
             raise InvalidInput(
                 f"metadata filter values must be str, int, float, bool or None; got "
@@ -455,7 +462,7 @@ class VectorStore:
                     self._depth -= 1
                 return
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._open_db().execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"cannot write to {self.path}: {exc}") from exc
             self._depth = 1
@@ -472,8 +479,13 @@ class VectorStore:
 
     transaction = _write
 
+    def _open_db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError(f"the store {self.path} is closed")
+        return self._db
+
     def _seq(self) -> int:
-        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+        row = self._open_db().execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
         return int(row[0]) if row else 0
 
     def _current_seq(self) -> int:
@@ -640,7 +652,7 @@ class VectorStore:
     def _query(self, sql: str, params=()) -> list:
         with self._lock:
             try:
-                return self._db.execute(sql, params).fetchall()
+                return self._open_db().execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise StoreCorrupt(f"cannot read {self.path}: {exc}") from exc
 
@@ -703,6 +715,8 @@ class VectorStore:
                 and more accurate). Only used above ``ann_threshold`` items.
         """
         k = _check_k(k)
+        if self._db is None:
+            raise StoreError(f"the store {self.path} is closed")
         if mode not in MODES:
             raise InvalidInput(f"Unknown search mode {mode!r}. Valid modes are: {', '.join(MODES)}")
         if isinstance(query, str) and not query.strip():
@@ -745,6 +759,8 @@ class VectorStore:
         squared = float(q @ q)
         if not math.isfinite(squared):
             raise InvalidInput("the query vector contains NaN or infinite values (or values too large to square)")
+        if squared == 0.0 and self.metric == "cosine":
+            raise InvalidInput("the query vector is all zeros: it has no direction to compare by cosine")
         if self.metric == "cosine" and abs(squared - 1.0) > 1e-6:  # not unit length already
             q = q / max(math.sqrt(squared), 1e-12)
         return q
