@@ -164,6 +164,8 @@ def test_zero_shot_and_train_audio_simclr_commands(image_dir, clip_model, tmp_pa
     assert "skipped" in res.output and "broken.wav" in res.output
     enc = __import__("embedkit").load(out)
     assert enc.encode([clips / "one.wav"]).shape == (1, enc.dim)
+    res = run("train", "audio-simclr", clips, "--out", tmp_path / "bad", "--clusters", "3")
+    assert res.exit_code == 2 and "--clusters only applies with --label-from clusters" in res.output
     res = run("train", "audio-simclr", clips, "--out", tmp_path / "bad", "--label-from", "clusters")
     assert res.exit_code == 2 and "--clusters 40 needs between 2 and the number of readable clips (4)" in res.output
     res = run("train", "audio-simclr", clips, "--out", tmp_path / "side", "--epochs", "2",

@@ -147,3 +147,16 @@ def test_corrupt_pages_are_reported(tmp_path):
     result = run("info", "--store", path)
     assert result.exit_code == 5, result.output
     assert "damaged" in result.output and "Traceback" not in result.output
+
+
+def test_a_failed_first_index_leaves_no_store_file(indexed, tmp_path):
+    store, _, _ = indexed
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    fresh = tmp_path / "fresh.db"
+    res = run("index", empty, "--store", fresh)
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert not any(tmp_path.glob("fresh.db*"))  # nor its -wal / -shm files
+    run("index", empty, "--store", store)  # an existing store is never removed
+    with VectorStore(store) as vs:
+        assert vs.count() == 5

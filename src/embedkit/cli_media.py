@@ -80,6 +80,9 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor
     from .audio.ssl import SpectrogramSimCLR
     from .errors import EmbedkitError
 
+    source = click.get_current_context().get_parameter_source("clusters")
+    if label_from != "clusters" and source == click.core.ParameterSource.COMMANDLINE:
+        raise InvalidInput("--clusters only applies with --label-from clusters")
     files = _files(paths, AUDIO_SUFFIXES)
     supervised = label_from != "none"
     trainer = SpectrogramSimCLR(sample_rate=sample_rate, epochs=epochs, max_seconds=max_seconds, seed=seed,

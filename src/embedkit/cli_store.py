@@ -11,7 +11,7 @@ import click
 import numpy as np
 
 from .cli import echo_json, main
-from .errors import InvalidInput, StoreCorrupt, StoreNotFound
+from .errors import EmbedkitError, InvalidInput, StoreCorrupt, StoreNotFound
 
 MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
 
@@ -23,6 +23,20 @@ def _load(model: str | None, backend: str = "torch", int8: bool = False):
     if int8 and backend != "onnx":
         raise InvalidInput("--int8 needs --backend onnx")
     return load(model, backend=backend, **options)
+
+
+def _drop_if_empty(path: Path) -> None:
+    """Delete a store file (and its WAL, shared-memory and index files) that holds no items."""
+    from .store.sqlite import VectorStore
+
+    try:
+        with VectorStore(path, create=False) as vs:
+            empty = vs.count() == 0 and not vs.sources()
+    except EmbedkitError:
+        return
+    if empty:
+        for suffix in ("", "-wal", "-shm", ".ann", ".ann.json"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _open_store(path: str, *, model: str | None = None, need_encoder: bool = True, create: bool = False):
@@ -106,11 +120,17 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
         click.echo(f"{status} {path}")
         sys.stdout.flush()
 
-    with _open_store(store, model=model, create=True) as vs:
-        report = index_paths(vs, paths, chunk_tokens=chunk_tokens, overlap=overlap,
-                             text_field=text_field, batch_chunks=batch_chunks,
-                             on_file=on_file if verbose else None)
-        total = vs.count()
+    existed = Path(store).exists()
+    try:
+        with _open_store(store, model=model, create=True) as vs:
+            report = index_paths(vs, paths, chunk_tokens=chunk_tokens, overlap=overlap,
+                                 text_field=text_field, batch_chunks=batch_chunks,
+                                 on_file=on_file if verbose else None)
+            total = vs.count()
+    except EmbedkitError:
+        if not existed:
+            _drop_if_empty(Path(store))  # a failed first run leaves no empty store behind
+        raise
     if as_json:
         echo_json({**report.as_dict(), "store": str(store), "total_items": total})
     else:
