@@ -31,7 +31,6 @@ import queue
 import threading
 import time
 import warnings
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInput, NotFitted, require
+from .ngrams import ngram_buckets, ngrams
 
 __all__ = ["Word2Vec", "FastText", "iter_sentences", "ngrams", "ngram_buckets"]
 
@@ -141,33 +141,6 @@ def _check_reiterable(corpus) -> None:
             "epoch plus once for the vocabulary. Pass a list, a file path, or an object whose "
             "__iter__ starts over"
         )
-
-
-# ------------------------------------------------------------------------------------- subwords
-def ngrams(word: str, min_n: int, max_n: int, *, korean_jamo: bool = False) -> list[str]:
-    """The character n-grams of ``<word>`` (fastText), over jamo when ``korean_jamo``.
-
-    >>> ngrams("cat", 3, 4)
-    ['<ca', 'cat', 'at>', '<cat', 'cat>']
-    """
-    if korean_jamo:
-        from .korean import to_jamo
-
-        word = to_jamo(word)
-    w = f"<{word}>"
-    out = []
-    for n in range(min_n, max_n + 1):
-        if n > len(w):
-            break
-        out.extend(w[i:i + n] for i in range(len(w) - n + 1))
-    return out
-
-
-def ngram_buckets(word: str, min_n: int, max_n: int, buckets: int, *,
-                  korean_jamo: bool = False) -> list[int]:
-    """Hash the n-grams of ``word`` into ``buckets`` rows (CRC-32 of the UTF-8 bytes)."""
-    return [zlib.crc32(g.encode("utf-8")) % buckets
-            for g in ngrams(word, min_n, max_n, korean_jamo=korean_jamo)]
 
 
 # -------------------------------------------------------------------------------------- helpers
