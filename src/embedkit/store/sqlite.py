@@ -39,8 +39,14 @@ import numpy as np
 
 from .. import __version__
 from ..encoder import progress_bar
-from ..errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt, StoreError,
-                      StoreNotFound)
+from ..errors import (
+    DimensionMismatch,
+    InvalidInput,
+    ModelMismatch,
+    StoreCorrupt,
+    StoreError,
+    StoreNotFound,
+)
 from ..similarity import METRICS, as_matrix, l2_normalize
 from .ann import AnnIndex, AnnParams
 

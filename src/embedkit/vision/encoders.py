@@ -31,6 +31,7 @@ import numpy as np
 
 from ..encoder import BaseEncoder, quiet_loading
 from ..errors import InvalidInput, ModelNotFound, require
+from ..folders import model_folder
 from ..similarity import l2_normalize
 from .io import load_image
 
@@ -129,15 +130,6 @@ def _read_config(folder: Path) -> dict:
         raise ModelNotFound(f"{folder} has no readable config.json: {exc}") from exc
 
 
-def _folder(spec) -> Path:
-    path = Path(os.fspath(spec)).expanduser()
-    if path.is_dir():
-        return path
-    from ..models import _hub_folder
-
-    return _hub_folder(os.fspath(spec))
-
-
 class _ImageBase(BaseEncoder):
     modality = "image"
     max_pixels: int | None = None
@@ -177,7 +169,7 @@ class CnnEncoder(_ImageBase):
     def __init__(self, spec, *, name: str | None = None, device: str = "cpu",
                  max_pixels: int | None = None, normalize: bool = True):
         transformers = require("transformers", "vision", "CNN image encoders")
-        folder = _folder(spec)
+        folder = model_folder(spec)
         config = _read_config(folder)
         try:
             with quiet_loading():
@@ -228,7 +220,7 @@ class ClipEncoder(_ImageBase):
     def __init__(self, spec, *, name: str | None = None, device: str = "cpu",
                  max_pixels: int | None = None, normalize: bool = True):
         transformers = require("transformers", "vision", "CLIP")
-        folder = _folder(spec)
+        folder = model_folder(spec)
         config = _read_config(folder)
         try:
             with quiet_loading():

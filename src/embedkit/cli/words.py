@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from .cli import echo_json, evaluate, main, train
-from .errors import InvalidInput
+from ..errors import InvalidInput
+from .app import command, echo_json, evaluate, train
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 def _load_model(spec: str):
     path = Path(spec)
     if path.is_file():
-        from .text.formats import read_vectors
+        from ..text.formats import read_vectors
 
         return read_vectors(path)
     if path.is_dir():
-        from .text.word_vectors import WordVectors
+        from ..text.word_vectors import WordVectors
 
         if not (path / "embedkit.json").is_file():
             raise InvalidInput(f"{path} is not a saved word-vectors model (no embedkit.json)")
@@ -41,7 +41,7 @@ def _load_model(spec: str):
 
 
 def _words_model(spec: str):
-    from .text.word_vectors import WordVectors
+    from ..text.word_vectors import WordVectors
 
     model = _load_model(spec)
     if not isinstance(model, WordVectors):
@@ -102,7 +102,7 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
                    sample, epochs, learning_rate, workers, seed, min_n, max_n, buckets,
                    shared_negatives, fmt, progress):
     """Train word vectors on CORPUS (a text file, .gz/.xz, or a folder of them)."""
-    from .text.word2vec import FastText, Word2Vec
+    from ..text.word2vec import FastText, Word2Vec
 
     if cbow and subword:
         raise InvalidInput("--cbow and --subword cannot be combined: subword training is skip-gram only")
@@ -131,7 +131,7 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
                f"loss per epoch: {losses}; saved to {output}")
 
 
-@main.command("neighbors")
+@command("neighbors", family="Word vectors")
 @click.argument("word")
 @click.option("--model", "-m", required=True, help="Saved model folder or vectors file.")
 @click.option("-k", "--topn", default=10, show_default=True, type=int)
@@ -147,7 +147,7 @@ def neighbors(word, model, topn, as_json):
         click.echo(f"{w}\t{s:.4f}")
 
 
-@main.command("analogy")
+@command("analogy", family="Word vectors")
 @click.argument("a")
 @click.argument("b")
 @click.argument("c")
@@ -180,7 +180,7 @@ def analogy(a, b, c, model, topn, method, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate_words(model, similarity_files, analogy_files, restrict_vocab, method, as_json):
     """Word similarity (Spearman) and analogy accuracy of a word-vectors model."""
-    from .evaluate.words import evaluate_analogies, evaluate_similarity
+    from ..evaluate.words import evaluate_analogies, evaluate_similarity
 
     if not similarity_files and not analogy_files:
         raise InvalidInput("give at least one --similarity or --analogy file")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .cli import echo_json, evaluate
-from .errors import InvalidInput
+from ..errors import InvalidInput
+from .app import echo_json, evaluate
 
 MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
 
@@ -33,7 +33,7 @@ def _resolve(path: Path | None, relative: str, what: str) -> Path:
 
 
 def _encoder(model: str | None, backend: str, int8: bool, truncate: bool):
-    from .models import load
+    from ..models import load
 
     if int8 and backend != "onnx":
         raise InvalidInput("--int8 needs --backend onnx")
@@ -83,7 +83,7 @@ def sts(path, model, backend, int8, batch_size, truncate, as_json, plot):
     Example:
       embedkit evaluate sts ../shared/data/stsb/sts-dev.tsv --backend onnx --int8
     """
-    from .evaluate.sentences import evaluate_sts, read_sts
+    from ..evaluate.sentences import evaluate_sts, read_sts
 
     data = read_sts(_resolve(path, "stsb/sts-dev.tsv", "STS file"))
     result = evaluate_sts(_encoder(model, backend, int8, truncate), data, batch_size=batch_size,
@@ -99,7 +99,7 @@ def pairs(path, model, backend, int8, batch_size, truncate, as_json):
 
     PATH is a TSV with a header naming sentence1, sentence2 and label (0/1).
     """
-    from .evaluate.sentences import evaluate_pairs
+    from ..evaluate.sentences import evaluate_pairs
 
     result = evaluate_pairs(_encoder(model, backend, int8, truncate), path, batch_size=batch_size)
     _show(result, as_json)
@@ -115,7 +115,7 @@ def retrieval(folder, model, backend, int8, batch_size, truncate, as_json, split
 
     FOLDER is BEIR-style: corpus.jsonl, queries.jsonl and qrels/<split>.tsv (or qrels.tsv).
     """
-    from .evaluate.sentences import evaluate_retrieval
+    from ..evaluate.sentences import evaluate_retrieval
 
     try:
         cutoffs = tuple(int(k) for k in ks.split(",") if k.strip())

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from .cli import echo_json, main, train
-from .errors import InvalidInput
+from ..errors import InvalidInput
+from .app import command, echo_json, train
 
 
 def _files(paths, suffixes) -> list[Path]:
@@ -25,7 +25,7 @@ def _files(paths, suffixes) -> list[Path]:
     return out
 
 
-@main.command("zero-shot")
+@command("zero-shot", family="Images and audio")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--model", "-m", required=True, help="A CLIP folder or Hugging Face id.")
 @click.option("--label", "-l", "labels", multiple=True, required=True, help="A class name (repeat, >= 2).")
@@ -33,8 +33,8 @@ def _files(paths, suffixes) -> list[Path]:
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def zero_shot(images, model, labels, template, as_json):
     """Classify images by the label prompts CLIP finds most similar (no training)."""
-    from .models import load
-    from .vision.io import IMAGE_SUFFIXES
+    from ..models import load
+    from ..vision.io import IMAGE_SUFFIXES
 
     enc = load(model)
     if not hasattr(enc, "classify"):
@@ -76,9 +76,9 @@ def train_audio_simclr(paths, out, sample_rate, epochs, max_seconds, seed, floor
                        with_features):
     """Train a spectrogram encoder on audio files: SimCLR or SupCon on cluster pseudo-labels (no labels),
     or SupCon with labels (--label-from folder/prefix); load it with embedkit.load(OUT)."""
-    from .audio.io import AUDIO_SUFFIXES
-    from .audio.ssl import SpectrogramSimCLR
-    from .errors import EmbedkitError
+    from ..audio.io import AUDIO_SUFFIXES
+    from ..audio.ssl import SpectrogramSimCLR
+    from ..errors import EmbedkitError
 
     source = click.get_current_context().get_parameter_source("clusters")
     if label_from != "clusters" and source == click.core.ParameterSource.COMMANDLINE:

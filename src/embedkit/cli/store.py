@@ -10,14 +10,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .cli import echo_json, main
-from .errors import EmbedkitError, InvalidInput, StoreCorrupt, StoreNotFound
+from ..errors import EmbedkitError, InvalidInput, StoreCorrupt, StoreNotFound
+from .app import command, echo_json
 
 MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
 
 
 def _load(model: str | None, backend: str = "torch", int8: bool = False):
-    from .models import load
+    from ..models import load
 
     options = {"quantize": "int8"} if int8 else {}
     if int8 and backend != "onnx":
@@ -27,7 +27,7 @@ def _load(model: str | None, backend: str = "torch", int8: bool = False):
 
 def _drop_if_empty(path: Path) -> None:
     """Delete a store file (and its WAL, shared-memory and index files) that holds no items."""
-    from .store.sqlite import VectorStore
+    from ..store.sqlite import VectorStore
 
     try:
         with VectorStore(path, create=False) as vs:
@@ -41,7 +41,7 @@ def _drop_if_empty(path: Path) -> None:
 
 def _open_store(path: str, *, model: str | None = None, need_encoder: bool = True, create: bool = False):
     """Open a store; load its recorded model (or the given one) when text must be embedded."""
-    from .store.sqlite import VectorStore
+    from ..store.sqlite import VectorStore
 
     p = Path(path)
     if not p.exists() and not create:
@@ -96,7 +96,7 @@ def _parse_where(pairs: tuple[str, ...]) -> dict | None:
     return where or None
 
 
-@main.command()
+@command(family="Store and search")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
 @click.option("--model", "-m", default=None, help=MODEL_HELP + " Default: the store's, else 'default'.")
@@ -114,7 +114,7 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
     (jpg, png, gif, bmp, webp, tiff); with an audio model (mfcc, log-mel, a Wav2Vec2 folder, a saved
     audio-simclr folder) audio files (wav, flac, ogg, mp3).
     """
-    from .apps.indexing import index_paths
+    from ..apps.indexing import index_paths
 
     def on_file(path, status):
         click.echo(f"{status} {path}")
@@ -146,7 +146,7 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
         sys.exit(1)
 
 
-@main.command()
+@command(family="Store and search")
 @click.argument("query", required=False)
 @click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
 @click.option("--image", "image", type=click.Path(path_type=Path), default=None,
@@ -210,7 +210,7 @@ def search(query, store, image, audio, mode, k, where, model, as_json):
         click.echo(lead + _snippet(h.text, max(width - len(lead), 30)))
 
 
-@main.command()
+@command(family="Store and search")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Write .npy, .parquet or .jsonl (default: JSON lines on stdout).")
@@ -246,7 +246,7 @@ def write_vectors(output: Path | None, texts: list[str], vectors: np.ndarray, mo
     if suffix == ".npy":
         np.save(output, vectors, allow_pickle=False)
     elif suffix == ".parquet":
-        from .errors import require
+        from ..errors import require
 
         pa = require("pyarrow", "parquet", "writing Parquet")
         pq = require("pyarrow.parquet", "parquet", "writing Parquet")
@@ -265,7 +265,7 @@ def write_vectors(output: Path | None, texts: list[str], vectors: np.ndarray, mo
                 out.close()
 
 
-@main.command()
+@command(family="Store and search")
 @click.argument("text_a")
 @click.argument("text_b")
 @click.option("--model", "-m", default=None, help=MODEL_HELP)
@@ -273,7 +273,7 @@ def write_vectors(output: Path | None, texts: list[str], vectors: np.ndarray, mo
               show_default=True)
 def similarity(text_a, text_b, model, metric):
     """Similarity of two texts (cosine, dot or euclidean distance)."""
-    from . import similarity as sim
+    from .. import similarity as sim
 
     for name, t in (("TEXT_A", text_a), ("TEXT_B", text_b)):
         if not t.strip():
@@ -286,7 +286,7 @@ def similarity(text_a, text_b, model, metric):
     click.echo(f"{value:.4f}")
 
 
-@main.command()
+@command(family="Store and search")
 @click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info(store, as_json):

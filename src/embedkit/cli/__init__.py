@@ -1,0 +1,9 @@
+"""The ``embedkit`` command: the group from :mod:`.app`, with each family's commands registered.
+
+Importing a family module registers its commands; the import order is the order of ``--help``.
+"""
+
+from . import media, sentences, store, words  # noqa: F401  (register the commands)
+from .app import main
+
+__all__ = ["main"]
