@@ -118,7 +118,7 @@ def bench_store(base, queries, truth, texts, workdir):
     store.search(queries[0], k=K)
     first = time.perf_counter() - t
     index, bare_build = build_hnswlib(base)
-    own = store._ann._index  # the hnswlib object inside the store, queried through hnswlib's API
+    own = store._index._ann._index  # the hnswlib object inside the store, queried through hnswlib's API
     import hnswlib
 
     copy = hnswlib.Index(space="ip", dim=base.shape[1])

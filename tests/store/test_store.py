@@ -8,7 +8,7 @@ import pytest
 from embedkit import VectorStore
 from embedkit.errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt,
                              StoreError, StoreNotFound)
-from embedkit.store.sqlite import fts_query
+from embedkit.store.filters import fts_query
 from embedkit.text.hashing import HashingEncoder
 
 DOCS = {

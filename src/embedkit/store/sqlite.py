@@ -23,22 +23,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import sqlite3
 import threading
 import time
 import uuid
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..encoder import progress_bar
 from ..errors import (
     DimensionMismatch,
     InvalidInput,
@@ -48,235 +44,19 @@ from ..errors import (
     StoreNotFound,
 )
 from ..similarity import METRICS, as_matrix, l2_normalize
-from .ann import AnnIndex, AnnParams
+from . import schema
+from .ann import AnnParams
+from .filters import fts_query, where_sql
+from .results import Hit, LazyRows, Record, SourceState, check_k
+from .vector_index import VectorIndex
 
 __all__ = ["VectorStore", "Hit", "Record", "MODES"]
 
 log = logging.getLogger(__name__)
 
 MODES = ("vector", "keyword", "hybrid")
-FORMAT = "embedkit-store"
-SCHEMA_VERSION = 2  # 2: vectors in their own table (1: a column of items); 1 is migrated on open
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
-MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
-FILTER_CACHE = 16  # metadata filters whose matching keys are kept (see VectorStore._allowed) ...
-FILTER_CACHE_KEYS = 1_000_000  # ... up to this many keys in all (~70 MB), the latest filter always
 _clock = time.monotonic  # replaced in tests
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE items (
-    key INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    text TEXT NOT NULL DEFAULT '',
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
-CREATE INDEX items_source ON items (json_extract(metadata, '$.source'));
-CREATE VIRTUAL TABLE items_fts USING fts5(
-    text, content='items', content_rowid='key', tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL, op INTEGER NOT NULL);
-CREATE TABLE sources (
-    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    sha256 TEXT NOT NULL, n_items INTEGER NOT NULL, indexed_at REAL NOT NULL
-);
-CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
-    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
-    INSERT INTO changes (key, op) VALUES (new.key, 1);
-END;
-CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
-    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
-    INSERT INTO changes (key, op) VALUES (old.key, 0);
-    DELETE FROM vectors WHERE key = old.key;
-END;
-CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
-    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
-    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
-    INSERT INTO changes (key, op) VALUES (old.key, 0);
-    INSERT INTO changes (key, op) VALUES (new.key, 1);
-END;
-"""
-
-# Schema 1 kept the vector as the last column of ``items``: 1.5 KB rows (384 dimensions) put two
-# items on a page, so reading the text of ten hits touched ten scattered pages and a metadata
-# filter scanned every vector. Schema 2 keeps text rows narrow and vectors apart.
-_MIGRATE_1_TO_2 = """
-CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
-INSERT INTO vectors (key, vector) SELECT key, vector FROM items;
-ALTER TABLE items DROP COLUMN vector;
-DROP TRIGGER items_ad;
-CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
-    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
-    INSERT INTO changes (key, op) VALUES (old.key, 0);
-    DELETE FROM vectors WHERE key = old.key;
-END;
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
-"""
-
-
-class _Rows:
-    """The text and metadata of one search's hits, read from SQLite in one query when first needed.
-
-    Vector search resolves ids and scores from memory; most callers then read the text of a few
-    hits, some never do (an id is all a caller with its own document store needs). Reading the rows
-    on first access keeps the SQLite read off the search path and still costs one query per search.
-    A store that is closed first reads its pending rows on ``close()``.
-    """
-
-    __slots__ = ("_store", "_keys", "_rows", "__weakref__")
-
-    def __init__(self, store: VectorStore | None, keys: list[int], rows: dict | None = None):
-        self._store, self._keys, self._rows = store, keys, rows
-
-    def load(self) -> dict[int, tuple[str, str]]:
-        if self._rows is None:
-            self._rows = self._store._texts(self._keys)
-            self._store = None
-        return self._rows
-
-    def get(self, key: int, id_: str) -> tuple[str, str]:
-        row = (self._rows if self._rows is not None else self.load()).get(key)
-        if row is None:
-            raise StoreError(f"the item {id_!r} was deleted or replaced after this search; search again")
-        return row
-
-
-class Hit:
-    """One search result: the item's id, its score (higher is better), text and metadata.
-
-    ``id`` and ``score`` come with the search; ``text`` and ``metadata`` are read from the store on
-    first access (for all hits of the search at once) and ``metadata`` is decoded from its stored
-    JSON then, so searches that only need ids and scores do not pay for either.
-    """
-
-    __slots__ = ("id", "score", "_key", "_rows", "_metadata")
-
-    def __init__(self, id: str, score: float, key: int, rows: _Rows):
-        self.id, self.score, self._key, self._rows, self._metadata = id, score, key, rows, None
-
-    @property
-    def text(self) -> str:
-        """The item's text."""
-        return self._rows.get(self._key, self.id)[0]
-
-    @property
-    def metadata_json(self) -> str:
-        """The item's metadata as stored (a JSON object)."""
-        return self._rows.get(self._key, self.id)[1]
-
-    @property
-    def metadata(self) -> dict:
-        """The item's metadata."""
-        if self._metadata is None:
-            self._metadata = json.loads(self.metadata_json)
-        return self._metadata
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, Hit):
-            return NotImplemented
-        return (self.id, self.score, self.text, self.metadata_json) == \
-            (other.id, other.score, other.text, other.metadata_json)
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"Hit(id={self.id!r}, score={self.score!r}, text={self.text!r})"
-
-
-@dataclass(frozen=True)
-class Record:
-    """A stored item as returned by :meth:`VectorStore.get`."""
-
-    id: str
-    text: str
-    metadata: dict
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """What the store remembers of an indexed file, to skip it when unchanged."""
-
-    source: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    n_items: int
-
-
-MAX_K = 10_000
-
-
-def _id_table(pairs, table: list[str | None] | None = None) -> list[str | None]:
-    """Put (key, id) pairs into a list indexed by key (grown with None as needed)."""
-    table = [] if table is None else table
-    for key, id_ in pairs:
-        if key >= len(table):
-            table.extend([None] * (max(key + 1, 2 * len(table)) - len(table)))
-        table[key] = id_
-    return table
-
-
-def _check_k(k) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 < k <= MAX_K:
-        raise InvalidInput(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
-    return int(k)
-
-
-def _json_path(key: str) -> str:
-    if not isinstance(key, str) or not key:
-        raise InvalidInput(f"metadata filter keys must be non-empty strings, got {key!r}")
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _where_sql(where: Mapping | None, table: str = "items") -> tuple[str, list]:
-    """SQL conditions (parameterised) for metadata equality filters."""
-    if not where:
-        return "", []
-    if not isinstance(where, Mapping):
-        raise InvalidInput(f"where must be a dict of metadata field -> value, got {type(where).__name__}")
-    parts, params = [], []
-    for key, value in where.items():
-        path = _json_path(key)
-        if value is None:
-            parts.append(f"json_type({table}.metadata, ?) = 'null'")
-            params.append(path)
-        elif isinstance(value, bool):  # JSON true/false, not the numbers 1/0
-            parts.append(f"json_type({table}.metadata, ?) = ?")
-            params.extend([path, "true" if value else "false"])
-        elif isinstance(value, (int, float)):  # a JSON number, not true/false
-            parts.append(f"(json_extract({table}.metadata, ?) = ? AND "
-                         f"json_type({table}.metadata, ?) IN ('integer', 'real'))")
-            params.extend([path, value, path])
-        elif isinstance(value, str):
-            parts.append(f"json_extract({table}.metadata, ?) = ?")
-            params.extend([path, value])
-        else:
-            raise InvalidInput(
-                f"metadata filter values must be str, int, float, bool or None; got "
-                f"{type(value).__name__} for {key!r}"
-            )
-    return " AND ".join(parts), params
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 query matching any word of ``text``; Korean words match as prefixes.
-
-    Korean attaches particles and endings to words (자동차가, 자동차를), so a Hangul query word
-    matches every indexed word that starts with it. Other words match whole (after Porter stemming,
-    so "cars" finds "car" but "car" never finds "carrot").
-    """
-    terms = []
-    for word in _WORD.findall(text.lower()):
-        quoted = '"' + word.replace('"', '""') + '"'
-        terms.append(quoted + "*" if _HANGUL.search(word) else quoted)
-    if not terms:
-        raise InvalidInput(f"the keyword query {text!r} has no words to search for")
-    return " OR ".join(dict.fromkeys(terms))
-
 
 class VectorStore:
     """A durable vector collection in one SQLite file, with vector, keyword and hybrid search.
@@ -306,10 +86,6 @@ class VectorStore:
         self.ann_params = ann_params
         self._lock = threading.RLock()
         self._depth = 0
-        self._ann: AnnIndex | None = None
-        self._ann_dirty = False
-        self._exact: tuple[int, np.ndarray, np.ndarray] | None = None
-        self._count_cache: tuple[int, int] | None = None
         try:
             self.read_consistency_interval = float(read_consistency_interval)
         except (TypeError, ValueError):
@@ -318,14 +94,7 @@ class VectorStore:
             raise InvalidInput("read_consistency_interval must be a number of seconds >= 0, "
                                f"got {read_consistency_interval!r}")
         self._seen: tuple[float, int] | None = None  # (clock, change-log position) of the last look
-        # The id of each stored item at position ``key``, so that vector search answers without
-        # reading SQLite. A flat list, not a dict: one memory access a hit instead of three, which
-        # shows when the HNSW walk has just flushed the CPU caches. Keys are never reused and an
-        # item's key never changes its id, so entries never go wrong; entries of deleted items are
-        # cleared when the index catches up with the change log.
-        self._ids: list[str | None] = []
-        self._pending: weakref.WeakSet[_Rows] = weakref.WeakSet()  # hits whose rows are unread
-        self._filters: OrderedDict[tuple, tuple[int, set[int], np.ndarray]] = OrderedDict()
+        self._pending: weakref.WeakSet[LazyRows] = weakref.WeakSet()  # hits whose rows are unread
         memory = self.path == ":memory:"
         if not memory:
             p = Path(self.path)
@@ -335,19 +104,7 @@ class VectorStore:
                 if not create:
                     raise StoreNotFound(f"no store at {p}")
                 p.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                       timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            # Search reads a few random rows per query: map the file instead of read() syscalls,
-            # and keep more pages cached (64 MiB; the default is 2 MiB).
-            self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            self._db.execute("PRAGMA cache_size=-65536")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorrupt(f"{self.path} is not a readable embedkit store: {exc}") from exc
+        self._db, tables = schema.connect(self.path)
         if not tables:
             if not create:
                 raise StoreNotFound(f"no store at {self.path}")
@@ -355,21 +112,23 @@ class VectorStore:
         elif "meta" not in tables or "items" not in tables:
             raise StoreCorrupt(f"{self.path} is an SQLite file but not an embedkit store")
         self.meta = self._read_meta()
-        if self.meta.get("format") != FORMAT:
+        if self.meta.get("format") != schema.FORMAT:
             raise StoreCorrupt(f"{self.path} is not an embedkit store (format {self.meta.get('format')!r})")
-        if int(self.meta.get("schema_version", 0)) > SCHEMA_VERSION:
+        if int(self.meta.get("schema_version", 0)) > schema.SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer embedkit (schema "
                              f"{self.meta['schema_version']}); upgrade embedkit to open it")
-        if self.meta.get("schema_version") == "1":
-            self._migrate_1_to_2()
+        with self._lock:
+            if schema.migrate(self._db, self.path, int(self.meta.get("schema_version", 0))):
+                self.meta = self._read_meta()
         self.metric = self.meta["metric"]
+        self._index = VectorIndex(self, self.ann_path, self.metric, self.ann_threshold, self.ann_params)
         if encoder is not None:
             self._check_encoder(encoder)
 
     # -- set-up --------------------------------------------------------------------------------
 
     def _create(self, metric: str, dim: int | None) -> None:
-        meta = {"format": FORMAT, "schema_version": str(SCHEMA_VERSION), "metric": metric,
+        meta = {"format": schema.FORMAT, "schema_version": str(schema.SCHEMA_VERSION), "metric": metric,
                 "created_at": str(time.time()), "embedkit_version": __version__,
                 "log_compacted_upto": "0"}
         if self.encoder is not None:
@@ -379,28 +138,7 @@ class VectorStore:
         if dim is not None:
             meta["dim"] = str(int(dim))
         with self._lock:
-            # executescript commits any open transaction first, so the script opens its own; the
-            # schema and the meta rows then commit together (a killed creation leaves nothing).
-            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
-            try:
-                self._db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-
-    def _migrate_1_to_2(self) -> None:
-        """Move the vectors of a schema-1 store into their own table, in one transaction."""
-        log.info("upgrading %s to store schema 2 (vectors in their own table)", self.path)
-        with self._lock:
-            try:
-                self._db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_1_TO_2)
-                self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise StoreError(f"cannot upgrade {self.path} to schema 2: {exc}") from exc
-        self.meta = self._read_meta()
+            schema.create(self._db, meta)
 
     def _read_meta(self) -> dict:
         try:
@@ -644,14 +382,14 @@ class VectorStore:
                     deleted += db.execute(
                         f"DELETE FROM items WHERE id IN ({','.join('?' * len(part))})", part).rowcount
                 return deleted
-            cond, params = _where_sql(where)
+            cond, params = where_sql(where)
             return db.execute(f"DELETE FROM items WHERE {cond}", params).rowcount
 
     # -- reading -------------------------------------------------------------------------------
 
     def count(self, where: Mapping | None = None) -> int:
         """The number of items (matching ``where`` if given)."""
-        cond, params = _where_sql(where)
+        cond, params = where_sql(where)
         sql = "SELECT COUNT(*) FROM items" + (f" WHERE {cond}" if cond else "")
         return int(self._query(sql, params)[0][0])
 
@@ -679,18 +417,18 @@ class VectorStore:
     def _hits(self, keys: list[int], scores: list[float]) -> list[Hit]:
         if not keys:
             return []
-        ids = self._ids
+        ids = self._index.ids
         try:
             found_ids = [ids[k] for k in keys]
         except IndexError:
             found_ids = [None]
         if None not in found_ids:
-            rows = _Rows(self, keys)
+            rows = LazyRows(self, keys)
             self._pending.add(rows)
             return [Hit(i, s, k, rows) for i, s, k in zip(found_ids, scores, keys)]
         # Keys not seen yet (keyword results, filtered search): read the rows now.
         found = self._texts(keys, with_ids=True)
-        rows = _Rows(None, keys, {k: r[1:] for k, r in found.items()})
+        rows = LazyRows(None, keys, {k: r[1:] for k, r in found.items()})
         return [Hit(found[k][0], s, k, rows) for k, s in zip(keys, scores) if k in found]
 
     def _texts(self, keys: list[int], *, with_ids: bool = False) -> dict[int, tuple]:
@@ -720,7 +458,7 @@ class VectorStore:
             expansion: HNSW ``ef`` for this search (default ``ann_params.ef_search``; more is slower
                 and more accurate). Only used above ``ann_threshold`` items.
         """
-        k = _check_k(k)
+        k = check_k(k)
         if self._db is None:
             raise StoreError(f"the store {self.path} is closed")
         if mode not in MODES:
@@ -733,12 +471,12 @@ class VectorStore:
             return self._hits(*self._keyword(query, k, where))
         seq = self._current_seq()
         if mode == "vector":
-            return self._hits(*self._vector(self._query_vector(query), k, where, expansion, seq))
+            return self._hits(*self._index.search(self._query_vector(query), k, where, expansion, seq))
         if not isinstance(query, str):
             raise InvalidInput("hybrid search needs a text query")
         depth = max(50, 4 * k)
         fused: dict[int, float] = {}
-        for ranked in (self._vector(self._query_vector(query), depth, where, expansion, seq),
+        for ranked in (self._index.search(self._query_vector(query), depth, where, expansion, seq),
                        self._keyword(query, depth, where)):
             for rank, key in enumerate(ranked[0]):
                 fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
@@ -773,192 +511,19 @@ class VectorStore:
 
     def _keyword(self, text: str, k: int, where) -> tuple[list[int], list[float]]:
         """Keys and BM25 scores (negated: higher is better) of the best ``k`` keyword matches."""
-        cond, params = _where_sql(where)
+        cond, params = where_sql(where)
         sql = ("SELECT items.key, -bm25(items_fts) FROM items_fts JOIN items ON items.key = items_fts.rowid "
                "WHERE items_fts MATCH ?" + (f" AND {cond}" if cond else "") +
                " ORDER BY bm25(items_fts) LIMIT ?")
         rows = self._query(sql, [fts_query(text), *params, k])
         return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
 
-    def _size(self, seq: int) -> int:
-        """The item count at change-log position ``seq`` (cached: COUNT(*) scans the whole table)."""
-        if self._count_cache is None or self._count_cache[0] < seq:
-            self._count_cache = (seq, self.count())
-        return self._count_cache[1]
-
-    def _vector(self, q: np.ndarray, k: int, where, expansion, seq: int) -> tuple[list[int], list[float]]:
-        """Keys and scores of the ``k`` nearest items to ``q`` (matching ``where``) at ``seq``."""
-        n = self._size(seq)
-        if n == 0:
-            return [], []
-        if not where:
-            if n < self.ann_threshold:
-                _, keys, mat = self._exact_matrix(seq)
-                return self._exact_top(q, keys, mat, k)
-            return self._ann_index(seq).search(q, k, expansion)
-        allowed, allowed_keys = self._allowed(where, seq)
-        if not allowed:
-            return [], []
-        if n < self.ann_threshold:
-            _, keys, mat = self._exact_matrix(seq)
-            mask = np.isin(keys, allowed_keys)
-            return self._exact_top(q, keys[mask], mat[mask], k)
-        index = self._ann_index(seq)
-        if len(allowed) > self.ann_threshold:  # many matches: filter inside the HNSW walk
-            return index.search(q, k, expansion, allowed=allowed.__contains__)
-        try:  # few matches: exact, over their vectors as the index holds them
-            return self._exact_top(q, allowed_keys, index.vectors(allowed_keys), k)
-        except RuntimeError:  # the index is newer than the filter's snapshot: read SQLite
-            cond, params = _where_sql(where)
-            rows = self._query(f"SELECT key, vector FROM items JOIN vectors USING (key) WHERE {cond}",
-                               params)
-            if not rows:
-                return [], []
-            keys = np.array([r[0] for r in rows], dtype=np.int64)
-            mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            return self._exact_top(q, keys, mat, k)
-
-    def _allowed(self, where: Mapping, seq: int) -> tuple[set[int], np.ndarray]:
-        """The keys matching a metadata filter at ``seq``, as a set and a sorted array.
-
-        Cached for the last few filters: a service answers many searches with the same filter,
-        and finding the matches can mean reading every item's metadata.
-        """
-        cond, params = _where_sql(where)
-        cache_key = (cond, json.dumps(params))
-        cached = self._filters.get(cache_key)
-        if cached is not None and cached[0] >= seq:
-            self._filters.move_to_end(cache_key)
-            return cached[1], cached[2]
-        allowed = {r[0] for r in self._query(f"SELECT key FROM items WHERE {cond}", params)}
-        keys = np.array(sorted(allowed), dtype=np.int64)
-        self._filters[cache_key] = (seq, allowed, keys)
-        while len(self._filters) > 1 and (len(self._filters) > FILTER_CACHE or sum(
-                len(entry[2]) for entry in self._filters.values()) > FILTER_CACHE_KEYS):
-            self._filters.popitem(last=False)
-        return allowed, keys
-
-    def _exact_top(self, q, keys, mat, k) -> tuple[list[int], list[float]]:
-        if self.metric == "euclidean":
-            scores = -np.sqrt(np.maximum(((mat - q) ** 2).sum(1), 0))
-        else:
-            scores = mat @ q
-        k = min(k, len(keys))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(keys) else np.arange(len(keys))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return keys[top].tolist(), scores[top].tolist()
-
-    def _snapshot(self, batch: int = 20_000) -> Iterator[tuple[int, np.ndarray, list[str], np.ndarray]]:
-        """(seq, keys, ids, vectors) batches from one consistent read transaction."""
-        with self._reading() as db:
-            seq = self._seq()
-            cur = db.execute("SELECT key, id, vector FROM items JOIN vectors USING (key) ORDER BY key")
-            while rows := cur.fetchmany(batch):
-                keys = np.array([r[0] for r in rows], dtype=np.int64)
-                vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-                yield seq, keys, [r[1] for r in rows], vecs.reshape(len(rows), -1)
-
-    def _exact_matrix(self, seq: int) -> tuple[int, np.ndarray, np.ndarray]:
-        if self._exact is None or self._exact[0] < seq:  # positions only grow: newer is fine
-            parts = list(self._snapshot())
-            dim = self.dim or 0
-            keys = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-            mat = np.concatenate([p[3] for p in parts]) if parts else np.empty((0, dim), np.float32)
-            self._ids = _id_table((k, i) for p in parts for k, i in zip(p[1].tolist(), p[2]))
-            self._exact = (parts[0][0] if parts else seq, keys, mat)
-        return self._exact
-
-    # -- the ANN index ---------------------------------------------------------------------------
-
-    def _ann_index(self, seq: int | None = None) -> AnnIndex:
-        """The ANN index, loaded, caught up or rebuilt so that it matches SQLite at ``seq``."""
-        ann = self._ann
-        if seq is not None and ann is not None and ann.seq >= seq:  # the search path: no lock
-            return ann
-        with self._lock:
-            seq = self._seq() if seq is None else seq
-            if self._ann is not None and self._ann.seq >= seq:  # positions only grow: newer is fine
-                return self._ann
-            if self._ann is None and self.ann_path is not None:
-                self._ann = AnnIndex.open(self.ann_path, self.dim, self.metric, self.ann_params)
-                if self._ann is not None:
-                    # Every item the index can return after catching up is stored now.
-                    self._ids = _id_table(self._query("SELECT key, id FROM items"))
-            if self._ann is not None and self._ann.seq != seq and not self._catch_up(self._ann):
-                self._ann = None
-            if self._ann is None:
-                self._ann = self._rebuild()
-                self._save_ann()
-            return self._ann
-
-    def _catch_up(self, index: AnnIndex) -> bool:
-        """Apply logged changes newer than the index; False when the log no longer has them."""
-        with self._reading() as db:
-            seq = self._seq()
-            # Read fresh: another process may have compacted the log since this store was opened.
-            row = db.execute("SELECT value FROM meta WHERE key = 'log_compacted_upto'").fetchone()
-            if index.seq < int(row[0] if row else 0) or index.seq > seq:
-                return False
-            last: dict[int, int] = {}
-            for key, op in db.execute("SELECT key, op FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq",
-                                      [index.seq, seq]):
-                last[key] = op
-            index.remove(last)  # removed keys, and added keys that may have been indexed before
-            added = []
-            for key, op in last.items():
-                if op == 1:
-                    added.append(key)
-                else:
-                    if key < len(self._ids):
-                        self._ids[key] = None
-            for start in range(0, len(added), 500):
-                part = added[start:start + 500]
-                rows = db.execute("SELECT key, id, vector FROM items JOIN vectors USING (key) "
-                                  f"WHERE key IN ({','.join('?' * len(part))})", part).fetchall()
-                if rows:
-                    self._ids = _id_table(((r[0], r[1]) for r in rows), self._ids)
-                    index.add(np.array([r[0] for r in rows], dtype=np.int64),
-                              np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1))
-        index.seq = seq
-        self._ann_dirty = self._ann_dirty or bool(last)
-        return True
-
-    def _rebuild(self) -> AnnIndex:
-        log.info("building the ANN index of %s", self.path)
-        index = AnnIndex(self.dim, self.metric, self.ann_params)
-        n = self.count()
-        with progress_bar(n, "build ANN index", None if n > 50_000 else False) as bar:
-            known: list[str | None] = []
-            for seq, keys, ids, vecs in self._snapshot():
-                index.add(keys, vecs)
-                known = _id_table(zip(keys.tolist(), ids), known)
-                index.seq = seq
-                bar.update(len(keys))
-        if not len(index):
-            index.seq = self._seq()
-        self._ids = known
-        return index
-
-    def _save_ann(self) -> None:
-        """Write the index file and drop the change-log entries it makes unnecessary."""
-        if self._ann is None or self.ann_path is None:
-            return
-        self._ann.save(self.ann_path)
-        with self._write() as db:
-            db.execute("DELETE FROM changes WHERE seq <= ?", [self._ann.seq])
-            self._set_meta(log_compacted_upto=self._ann.seq)
-        self._ann_dirty = False
-
     def build_index(self, *, force: bool = False) -> None:
         """Bring the ANN index file up to date now (search does it lazily otherwise).
 
         Stores below ``ann_threshold`` are searched exactly and get no index unless ``force``.
         """
-        n = self.count()
-        if n and self.dim and (force or n >= self.ann_threshold):
-            self._ann_index()
-            if self._ann_dirty:
-                self._save_ann()
+        self._index.build(force=force)
 
     # -- indexed sources (for incremental indexing) ------------------------------------------------
 
@@ -1031,8 +596,8 @@ class VectorStore:
                 for rows in list(self._pending):  # hits returned earlier keep their text
                     rows.load()
                 self._pending.clear()
-                if self._ann is not None and self._ann_dirty:
-                    self._save_ann()
+                if self._index.loaded and self._index.dirty:
+                    self._index.save()
             finally:
                 self._db.close()
                 self._db = None

@@ -1,0 +1,65 @@
+"""Metadata filters (``where=``) as parameterised SQL, and keyword queries for FTS5."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ..errors import InvalidInput
+
+__all__ = ["where_sql", "fts_query"]
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _json_path(key: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidInput(f"metadata filter keys must be non-empty strings, got {key!r}")
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def where_sql(where: Mapping | None, table: str = "items") -> tuple[str, list]:
+    """SQL conditions (parameterised) for metadata equality filters."""
+    if not where:
+        return "", []
+    if not isinstance(where, Mapping):
+        raise InvalidInput(f"where must be a dict of metadata field -> value, got {type(where).__name__}")
+    parts, params = [], []
+    for key, value in where.items():
+        path = _json_path(key)
+        if value is None:
+            parts.append(f"json_type({table}.metadata, ?) = 'null'")
+            params.append(path)
+        elif isinstance(value, bool):  # JSON true/false, not the numbers 1/0
+            parts.append(f"json_type({table}.metadata, ?) = ?")
+            params.extend([path, "true" if value else "false"])
+        elif isinstance(value, (int, float)):  # a JSON number, not true/false
+            parts.append(f"(json_extract({table}.metadata, ?) = ? AND "
+                         f"json_type({table}.metadata, ?) IN ('integer', 'real'))")
+            params.extend([path, value, path])
+        elif isinstance(value, str):
+            parts.append(f"json_extract({table}.metadata, ?) = ?")
+            params.extend([path, value])
+        else:
+            raise InvalidInput(
+                f"metadata filter values must be str, int, float, bool or None; got "
+                f"{type(value).__name__} for {key!r}"
+            )
+    return " AND ".join(parts), params
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching any word of ``text``; Korean words match as prefixes.
+
+    Korean attaches particles and endings to words (자동차가, 자동차를), so a Hangul query word
+    matches every indexed word that starts with it. Other words match whole (after Porter stemming,
+    so "cars" finds "car" but "car" never finds "carrot").
+    """
+    terms = []
+    for word in _WORD.findall(text.lower()):
+        quoted = '"' + word.replace('"', '""') + '"'
+        terms.append(quoted + "*" if _HANGUL.search(word) else quoted)
+    if not terms:
+        raise InvalidInput(f"the keyword query {text!r} has no words to search for")
+    return " OR ".join(dict.fromkeys(terms))
