@@ -160,3 +160,36 @@ def test_a_failed_first_index_leaves_no_store_file(indexed, tmp_path):
     run("index", empty, "--store", store)  # an existing store is never removed
     with VectorStore(store) as vs:
         assert vs.count() == 5
+
+
+def test_search_table_shows_item_ids(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "ids.db"
+    from embedkit import load
+
+    with VectorStore(store, encoder=load()) as vs:
+        vs.add(["a red car in the rain"], ids=["from-python"])
+    (tmp_path / "notes.txt").write_text("a red car parked outside", encoding="utf-8")
+    res = run("index", "notes.txt", "--store", store)
+    assert res.exit_code == 0 and "1 chunk written" in res.output
+    res = run("search", "red car", "--store", store, "--mode", "keyword")
+    lines = res.output.splitlines()
+    assert res.exit_code == 0 and len(lines) == 2
+    assert {line.split()[2] for line in lines} == {"from-python", "notes.txt#0"}
+
+
+@pytest.mark.parametrize("args", [["search", "x", "--store", "s.db", "--mode", "fuzzy"],
+                                  ["embed", "no-such-file.txt"], ["no-such-command"]])
+def test_usage_errors_are_one_line(args):
+    res = run(*args)
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--help" in lines[0]
+
+
+def test_help_lists_families_in_order():
+    out = run("--help").output
+    heads = ["Store and search:", "Word vectors:", "Images and audio:", "Training and evaluation:"]
+    positions = [out.index(h) for h in heads]
+    assert positions == sorted(positions)
+    assert out.index("index") < out.index("neighbors") < out.index("zero-shot") < out.index("train")

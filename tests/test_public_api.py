@@ -7,7 +7,7 @@ from embedkit import errors
 
 def test_public_surface_is_pinned():
     assert sorted(embedkit.__all__) == sorted(
-        ["Encoder", "EmbedkitError", "VectorStore", "WordVectors", "load", "__version__"])
+        ["Encoder", "EmbedkitError", "VectorStore", "WordVectors", "load", "open", "__version__"])
     for name in embedkit.__all__:
         assert getattr(embedkit, name) is not None
 

@@ -3,6 +3,7 @@
 >>> import embedkit
 >>> enc = embedkit.load()                                   # doctest: +SKIP
 >>> store = embedkit.VectorStore("docs.db", encoder=enc)    # doctest: +SKIP
+>>> store = embedkit.open("docs.db")        # an existing store, with the model it recorded  # doctest: +SKIP
 
 The public surface is small and pinned by a test; everything else lives in submodules.
 ``import embedkit`` imports neither torch nor transformers.
@@ -16,7 +17,7 @@ from .models import load
 
 __version__ = "0.1.0"
 
-__all__ = ["Encoder", "EmbedkitError", "VectorStore", "WordVectors", "load", "__version__"]
+__all__ = ["Encoder", "EmbedkitError", "VectorStore", "WordVectors", "load", "open", "__version__"]
 
 _LAZY = {
     "VectorStore": "embedkit.store.sqlite:VectorStore",
@@ -33,3 +34,14 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'embedkit' has no attribute {name!r}")
+
+
+def open(path, *, encoder=None, create: bool = False, **options):  # noqa: A001 - like gzip.open
+    """Open an existing store; it loads the model it recorded the first time it needs one.
+
+    The short form of ``VectorStore(path, create=False)``; pass ``encoder=`` to give the model
+    yourself (it is checked against the record) and ``create=True`` to make a new store.
+    """
+    from .store.sqlite import VectorStore
+
+    return VectorStore(path, encoder=encoder, create=create, **options)

@@ -82,6 +82,8 @@ class BaseEncoder:
     dim: int = 0
     name: str = ""
     default_normalize: bool = True
+    #: A hash of the model's content (see :mod:`embedkit.identity`); set by :func:`embedkit.load`.
+    fingerprint: str | None = None
     #: Batches above which the progress bar is shown when ``progress`` is None (on a terminal).
     progress_min_batches: int = 4
 

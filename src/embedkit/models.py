@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .errors import InvalidInput, ModelNotFound
 from .folders import hub_folder, package_folder
+from .identity import folder_fingerprint, settings_fingerprint
 
 __all__ = ["load", "default_model_path", "DEFAULT_MODEL", "register_loader"]
 
@@ -100,6 +101,13 @@ def _call(target: str, *args, **kwargs):
 
 
 def _load_folder(folder: Path, *, name: str | None, backend: str, **options):
+    encoder = _open_folder(folder, name=name, backend=backend, **options)
+    if getattr(encoder, "fingerprint", None) is None:
+        encoder.fingerprint = folder_fingerprint(folder, pooling=getattr(encoder, "pooling", None))
+    return encoder
+
+
+def _open_folder(folder: Path, *, name: str | None, backend: str, **options):
     marker = folder / "embedkit.json"
     if marker.is_file():
         try:
@@ -153,6 +161,8 @@ def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revis
         target, defaults = _NAMED[text.lower()]
         encoder = _call(target, **{**defaults, **options})
         resolved = text.lower()
+        if getattr(encoder, "fingerprint", None) is None:
+            encoder.fingerprint = settings_fingerprint(target=target, **{**defaults, **options})
     else:
         path = Path(text).expanduser()
         if path.exists():

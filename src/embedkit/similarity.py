@@ -36,11 +36,11 @@ def as_matrix(x, *, name: str = "vectors", dim: int | None = None) -> np.ndarray
     if arr.ndim != 2:
         raise InvalidInput(f"{name} must be a 1-D vector or a 2-D (n, d) array, got shape {arr.shape}")
     if arr.shape[1] == 0:
-        raise InvalidInput(f"{name} have dimension 0")
+        raise InvalidInput(f"{name}: dimension 0, expected at least 1")
     if dim is not None and arr.shape[1] != dim:
-        raise DimensionMismatch(f"{name} have dimension {arr.shape[1]}, expected {dim}")
+        raise DimensionMismatch(f"{name}: dimension {arr.shape[1]}, expected {dim}")
     if not np.isfinite(arr).all():
-        raise InvalidInput(f"{name} contain NaN or infinite values")
+        raise InvalidInput(f"{name}: NaN or infinite values, expected finite numbers")
     return arr
 
 

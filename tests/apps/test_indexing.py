@@ -121,3 +121,21 @@ def test_a_folder_with_nothing_of_the_models_kind_is_an_error(tmp_path):
     (root / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     with pytest.raises(InvalidInput, match="found no files to index.*embeds text"):
         index_paths(_store(tmp_path), [root])
+
+
+def test_csv_numbers_and_booleans_are_typed_like_jsonl(tmp_path):
+    (tmp_path / "r.csv").write_text(
+        "id,text,stars,price,verified,code,note\n"
+        "1,Great phone,5,9.5,true,007,x\n"
+        "2,Bad battery,1,12,FALSE,010,\n"
+        "3,Okay screen,3,,true,123,y\n", encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text('{"id": "j", "text": "Great tablet", "stars": 5}\n', encoding="utf-8")
+    store = _store(tmp_path)
+    index_paths(store, [tmp_path / "r.csv", tmp_path / "r.jsonl"])
+    meta = store.get([f"{tmp_path / 'r.csv'}#1"])[0].metadata
+    assert meta["stars"] == 5 and meta["price"] == 9.5 and meta["verified"] is True
+    assert meta["code"] == "007" and meta["note"] == "x" and meta["id"] == "1"  # text stays text
+    assert store.get([f"{tmp_path / 'r.csv'}#3"])[0].metadata["price"] is None  # empty typed cell
+    fives = {h.id for h in store.search("great", mode="keyword", where={"stars": 5})}
+    assert fives == {f"{tmp_path / 'r.csv'}#1", f"{tmp_path / 'r.jsonl'}#j"}
+    assert store.count(where={"verified": False}) == 1

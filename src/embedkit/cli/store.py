@@ -39,22 +39,22 @@ def _drop_if_empty(path: Path) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _open_store(path: str, *, model: str | None = None, need_encoder: bool = True, create: bool = False):
-    """Open a store; load its recorded model (or the given one) when text must be embedded."""
+def _open_store(path: str, *, model: str | None = None, create: bool = False):
+    """Open a store. It loads the model it recorded when text must be embedded; ``model`` overrides
+    that (checked against the record), and a new store gets ``model`` or the default model."""
     from ..store.sqlite import VectorStore
 
     p = Path(path)
     if not p.exists() and not create:
         raise StoreNotFound(f"no store at {p}; create one with: embedkit index FILES --store {p}")
-    if not need_encoder:
-        return VectorStore(p, create=False)
-    if p.exists():
-        probe = VectorStore(p, create=False)
-        spec = model or probe.model_spec
-        probe.close()
-    else:
-        spec = model
-    return VectorStore(p, encoder=_load(spec), create=create)
+    vs = VectorStore(p, create=create)
+    try:
+        if model is not None or (create and vs.model_spec is None):
+            vs.encoder = _load(model)
+    except BaseException:
+        vs.close()
+        raise
+    return vs
 
 
 def _snippet(text: str, width: int) -> str:
@@ -62,17 +62,18 @@ def _snippet(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "…"
 
 
-def _short_source(meta: dict) -> str:
-    source = str(meta.get("source", ""))
+def _short_id(item_id: str) -> str:
+    """An item id as the table shows it: a file path in it relative to the working folder."""
+    path, sep, rest = item_id.partition("#")
     try:
-        source = str(Path(source).relative_to(Path.cwd()))
+        path = str(Path(path).relative_to(Path.cwd())) if Path(path).is_absolute() else path
     except ValueError:
         pass
-    if "row" in meta:
-        return f"{source}#{meta['row']}"
-    if meta.get("n_chunks", 1) > 1:
-        return f"{source}@{meta.get('start')}"
-    return source
+    return path + sep + rest
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _parse_where(pairs: tuple[str, ...]) -> dict | None:
@@ -136,7 +137,7 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
     else:
         click.echo(f"indexed into {store}: {len(report.added)} added, {len(report.updated)} updated, "
                    f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
-                   f"{len(report.skipped)} skipped; {report.items} chunks written, {total} in the store "
+                   f"{len(report.skipped)} skipped; {_plural(report.items, 'chunk')} written, {total} in the store "
                    f"({report.seconds:.1f} s)")
         for path, reason in report.skipped:
             click.echo(f"  skipped {path}: {reason}", err=True)
@@ -187,8 +188,8 @@ def search(query, store, image, audio, mode, k, where, model, as_json):
         if not query.strip():
             raise InvalidInput("the query is empty")
         mode = mode or "hybrid"
-        with _open_store(store, model=model, need_encoder=mode != "keyword") as vs:
-            enc = vs.encoder
+        with _open_store(store, model=model) as vs:
+            enc = vs.encoder if mode != "keyword" else None  # keyword search loads no model
             if enc is not None and getattr(enc, "modality", "text") in ("image", "audio") \
                     and not getattr(enc, "accepts_text", False):
                 raise InvalidInput(f"the store {store} holds {enc.modality} vectors from {enc.name!r}, "
@@ -202,7 +203,7 @@ def search(query, store, image, audio, mode, k, where, model, as_json):
         click.echo("no results")
         return
     width = shutil.get_terminal_size((120, 20)).columns
-    sources = [_short_source(h.metadata) for h in hits]
+    sources = [_short_id(h.id) for h in hits]
     src_w = min(max(len(s) for s in sources), 40)
     for rank, (h, src) in enumerate(zip(hits, sources), 1):
         src = src if len(src) <= src_w else "…" + src[-(src_w - 1):]
@@ -291,7 +292,7 @@ def similarity(text_a, text_b, model, metric):
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info(store, as_json):
     """Describe a store: items, model, dimension, index."""
-    with _open_store(store, need_encoder=False) as vs:
+    with _open_store(store) as vs:
         data = vs.info()
         problems = vs.integrity_check()
     data["healthy"] = not problems

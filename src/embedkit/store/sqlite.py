@@ -43,6 +43,7 @@ from ..errors import (
     StoreError,
     StoreNotFound,
 )
+from ..identity import fingerprint_of
 from ..similarity import METRICS, as_matrix, l2_normalize
 from . import schema
 from .ann import AnnParams
@@ -63,8 +64,11 @@ class VectorStore:
 
     Args:
         path: the SQLite file (created when missing, unless ``create=False``), or ``":memory:"``.
-        encoder: the Encoder that makes vectors from text. The store records its ``name`` and
-            ``dim`` and refuses an encoder of another name or dimension.
+        encoder: the Encoder that makes vectors from text. The store records its ``name``,
+            ``spec``, fingerprint (:mod:`embedkit.identity`) and ``dim`` with the first vectors, and
+            refuses a model with another fingerprint (or, where either has none, another name) or
+            dimension. Without it, an existing store loads the model it recorded the first time
+            it needs one (a text to embed), and checks it the same way.
         dim: the vector dimension, for a store fed with vectors only.
         metric: "cosine" (default; vectors are stored unit length), "dot" or "euclidean".
         create: create the store when it does not exist.
@@ -81,7 +85,7 @@ class VectorStore:
         if metric not in METRICS:
             raise InvalidInput(f"Unknown metric {metric!r}. Valid metrics are: {', '.join(METRICS)}")
         self.path = str(path)
-        self.encoder = encoder
+        self._encoder = None
         self.ann_threshold = int(ann_threshold)
         self.ann_params = ann_params
         self._lock = threading.RLock()
@@ -123,7 +127,7 @@ class VectorStore:
         self.metric = self.meta["metric"]
         self._index = VectorIndex(self, self.ann_path, self.metric, self.ann_threshold, self.ann_params)
         if encoder is not None:
-            self._check_encoder(encoder)
+            self.encoder = encoder  # checked against the record
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -131,10 +135,8 @@ class VectorStore:
         meta = {"format": schema.FORMAT, "schema_version": str(schema.SCHEMA_VERSION), "metric": metric,
                 "created_at": str(time.time()), "embedkit_version": __version__,
                 "log_compacted_upto": "0"}
-        if self.encoder is not None:
-            dim = self.encoder.dim if dim is None else dim
-            meta["model"] = self.encoder.name
-            meta["model_spec"] = getattr(self.encoder, "spec", self.encoder.name)
+        # The model is recorded with the first vectors, not here: a run that stores nothing binds
+        # no model to the store.
         if dim is not None:
             meta["dim"] = str(int(dim))
         with self._lock:
@@ -152,8 +154,17 @@ class VectorStore:
         self.meta = {**self.meta, **{k: str(v) for k, v in values.items()}}
 
     def _check_encoder(self, encoder) -> None:
+        """Refuse an encoder that is not the model the store's vectors were made by."""
         name, dim = self.meta.get("model"), self.meta.get("dim")
-        if name is not None and name != encoder.name:
+        recorded, theirs = self.meta.get("model_fingerprint"), fingerprint_of(encoder)
+        if recorded is not None and theirs is not None:
+            if recorded != theirs:
+                raise ModelMismatch(
+                    f"the store {self.path} holds vectors made by the model {name!r} (fingerprint "
+                    f"{recorded[:12]}); {encoder.name!r} is a different model (fingerprint "
+                    f"{theirs[:12]}), whatever its name or folder. Use the same model, or a new store."
+                )
+        elif name is not None and name != encoder.name:
             raise ModelMismatch(
                 f"the store {self.path} holds vectors made by the model {name!r}; it cannot be "
                 f"searched or extended with {encoder.name!r}. Use the same model, or a new store."
@@ -161,6 +172,36 @@ class VectorStore:
         if dim is not None and int(dim) != encoder.dim:
             raise ModelMismatch(f"the store {self.path} holds {dim}-dimensional vectors; the encoder "
                                 f"{encoder.name!r} makes {encoder.dim}-dimensional ones")
+
+    @property
+    def encoder(self):
+        """The encoder that embeds texts (and other items) for this store.
+
+        Loaded on first use from the spec the store recorded (``embedkit.load(store.model_spec)``)
+        when none was given, and checked against the record.
+        """
+        if self._encoder is None and self.model_spec is not None:
+            with self._lock:
+                if self._encoder is None:
+                    self.encoder = self._load_recorded_model()
+        return self._encoder
+
+    @encoder.setter
+    def encoder(self, value) -> None:
+        if value is not None:
+            self._check_encoder(value)
+        self._encoder = value
+
+    def _load_recorded_model(self):
+        from ..errors import EmbedkitError
+        from ..models import load
+
+        spec = self.model_spec
+        try:
+            return load(spec)
+        except EmbedkitError as exc:
+            raise type(exc)(f"the store {self.path} was made with the model {spec!r}, which cannot be "
+                            f"loaded now ({exc}); open it with VectorStore(path, encoder=...)") from exc
 
     @property
     def meta(self) -> dict[str, str]:
@@ -308,7 +349,8 @@ class VectorStore:
                 if not t.strip():
                     raise InvalidInput(f"text {i} is empty; there is nothing to embed")
             vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
-        vectors = as_matrix(vectors, name="vectors", dim=self.dim)
+        dim = self.dim if self.dim is not None else getattr(self._encoder, "dim", None)
+        vectors = as_matrix(vectors, name="vectors", dim=dim)
         if len(vectors) != n:
             raise InvalidInput(f"got {len(vectors)} vectors for {n} items")
         if self.metric == "cosine":
@@ -362,9 +404,14 @@ class VectorStore:
             values["dim"] = dim
         elif int(self.meta["dim"]) != dim:
             raise DimensionMismatch(f"vectors have dimension {dim}, the store holds {self.meta['dim']}")
-        if self.encoder is not None and "model" not in self.meta:
-            values["model"] = self.encoder.name
-            values["model_spec"] = getattr(self.encoder, "spec", self.encoder.name)
+        encoder = self._encoder  # not the property: stamping never loads a model
+        if encoder is not None:
+            fp = fingerprint_of(encoder)
+            if "model" not in self.meta:
+                values["model"] = encoder.name
+                values["model_spec"] = getattr(encoder, "spec", None) or encoder.name
+            if fp is not None and "model_fingerprint" not in self.meta:
+                values["model_fingerprint"] = fp  # also for stores recorded by name only
         if values:
             self._set_meta(**values)
 

@@ -1,0 +1,2 @@
+"""Seeing and auditing vector spaces: projections (PCA, t-SNE, UMAP) and plots, clustering,
+geometry (distance concentration), bias tests (WEAT) and debiasing."""
