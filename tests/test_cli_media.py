@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -116,9 +117,12 @@ def test_index_audio_and_search_by_audio(tmp_path):
     report = json.loads(res.stdout)
     assert report["total_items"] == 6
     assert {Path(s["path"]).name for s in report["skipped"]} == {"empty.wav", "bad.flac"}
+    assert not any("BytesIO" in s["reason"] for s in report["skipped"])
     with VectorStore(store, create=False) as vs:
         metas = {Path(r.metadata["source"]).name: r.metadata for r in vs.get([str(clips / "silence.ogg")])}
         assert metas["silence.ogg"]["silent"] is True and vs.model_spec == "mfcc-segments"
+        tiny = vs.get([str(clips / "tiny.wav")])[0].metadata
+        assert tiny["seconds"] == round(30 / 44100, 3)  # its own length, not the padded 0.1 s
     res = run("search", "--audio", clips / "two.wav", "--store", store, "--json", "-k", "2")
     hits = json.loads(res.stdout)
     assert hits[0]["metadata"]["source"].endswith("two.wav")
@@ -162,6 +166,7 @@ def test_zero_shot_and_train_audio_simclr_commands(image_dir, clip_model, tmp_pa
     res = run("train", "audio-simclr", clips, "--out", out, "--epochs", "2")
     assert res.exit_code == 0, res.output
     assert "skipped" in res.output and "broken.wav" in res.output
+    assert re.search(r"in \d+\.\d s ", res.output)  # the training time, never "in 0 s"
     enc = __import__("embedkit").load(out)
     assert enc.encode([clips / "one.wav"]).shape == (1, enc.dim)
     res = run("train", "audio-simclr", clips, "--out", tmp_path / "bad", "--clusters", "3")

@@ -13,8 +13,9 @@ from embedkit.vision.encoders import ClipEncoder, CnnEncoder
 import torch  # noqa: F401
 
 
-def test_resnet_folder_loads_cnn_features_before_classifier(tiny_resnet, images):
+def test_resnet_folder_loads_cnn_features_before_classifier(tiny_resnet, images, capfd):
     enc = embedkit.load(tiny_resnet)
+    assert "LOAD REPORT" not in "".join(capfd.readouterr())  # the unused head is by design
     assert isinstance(enc, CnnEncoder) and enc.modality == "image" and enc.dim == 16
     v = enc.encode(images)
     assert v.shape == (4, 16) and v.dtype == np.float32

@@ -178,11 +178,12 @@ def read_media(encoder, path: Path, data: bytes) -> tuple[object, dict]:
 
             img = load_image(data, max_pixels=getattr(encoder, "max_pixels", None))
             return img, {"type": "image", "width": img.size[0], "height": img.size[1]}
-        from ..audio.io import is_silent, load_audio
+        from ..audio.io import is_silent, load_audio, pad_to
 
         sr = int(getattr(encoder, "sample_rate", 16000))
-        y = load_audio(data, sample_rate=sr, min_seconds=float(getattr(encoder, "min_seconds", 0.1)))
-        meta = {"type": "audio", "seconds": round(len(y) / sr, 3)}
+        y = load_audio(data, sample_rate=sr, min_seconds=0)
+        meta = {"type": "audio", "seconds": round(len(y) / sr, 3)}  # as recorded, before padding
+        y = pad_to(y, int(round(float(getattr(encoder, "min_seconds", 0.1)) * sr)))
         if is_silent(y):
             meta["silent"] = True
         return (y, sr), meta

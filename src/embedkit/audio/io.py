@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,9 @@ def is_silent(y: np.ndarray, *, threshold_db: float = -60.0) -> bool:
     return peak <= 10 ** (threshold_db / 20)
 
 
+_BUFFER = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
+
+
 def _name(source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<audio bytes>"
 
@@ -95,6 +99,9 @@ def _read(source) -> tuple[np.ndarray, int]:
         except Exception:  # noqa: BLE001
             pass
     msg = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
+    # libsndfile names the in-memory buffer it was given ("Error opening <_io.BytesIO object at
+    # 0x7f...>: ..."); say what it could not read instead.
+    msg = _BUFFER.sub(name, msg).removeprefix(f"Error opening {name}: ")
     suffix = Path(name).suffix.lower() if name != "<audio bytes>" else ""
     if suffix and suffix not in AUDIO_SUFFIXES:
         raise InvalidInput(f"{name}: unsupported audio format {suffix!r}; supported: "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,18 @@ def _read_config(folder: Path) -> dict:
         raise ModelNotFound(f"{folder} has no readable config.json: {exc}") from exc
 
 
+@contextmanager
+def _quiet_load_report():
+    """Hold back transformers' load-report warning while a backbone loads from a classifier folder."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class _ImageBase(BaseEncoder):
     modality = "image"
     max_pixels: int | None = None
@@ -172,10 +185,20 @@ class CnnEncoder(_ImageBase):
         folder = model_folder(spec)
         config = _read_config(folder)
         try:
-            with quiet_loading():
-                self.model = transformers.AutoModel.from_pretrained(str(folder)).to(device).eval()
+            # A classifier folder (ResNetForImageClassification, ...) loads as its backbone: the
+            # head's weights are unused by design, so transformers' load report (a warning table)
+            # is held back here, and missing backbone weights are an error instead.
+            with quiet_loading(), _quiet_load_report():
+                model, info = transformers.AutoModel.from_pretrained(str(folder), output_loading_info=True)
         except Exception as exc:  # noqa: BLE001 - transformers raises many types
             raise ModelNotFound(f"cannot load a vision model from {folder}: {exc}") from exc
+        if info.get("missing_keys"):
+            missing = sorted(info["missing_keys"])
+            raise ModelNotFound(f"{folder} lacks {len(missing)} weights of the image model "
+                                f"(e.g. {missing[0]}); it would embed with random weights")
+        if info.get("unexpected_keys"):
+            log.debug("%s: %d weights unused (a classification head)", folder, len(info["unexpected_keys"]))
+        self.model = model.to(device).eval()
         self.device = device
         self.preprocess = Preprocess.from_folder(folder, int(config.get("image_size", 224)))
         self.max_pixels = max_pixels
