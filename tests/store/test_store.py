@@ -54,7 +54,7 @@ def test_add_get_count_delete_upsert(store, enc):
 def test_keyword_search_matches_words_not_substrings(store):
     ids = {h.id for h in store.search("car", mode="keyword")}
     assert ids == {"a", "d"}  # "cars" stems to car; "carrot" does not match
-    assert [h.id for h in store.search("자동차", mode="keyword")] == ["e"]  # Korean prefix match
+    assert [h.id for h in store.search("자동차", mode="keyword")] == ["e"]  # 자동차가 -> 자동차
     hits = store.search("apples bananas", mode="keyword")
     assert hits[0].id == "c" and hits[0].score > 0
 
@@ -355,7 +355,7 @@ def test_schema_1_store_is_upgraded_in_place(tmp_path):
         db.executemany("INSERT INTO items (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
                        [(f"v{i}", f"item number {i}", f'{{"g": {i % 2}}}', x[i].tobytes()) for i in range(150)])
     s = VectorStore(path, ann_threshold=100)
-    assert s.meta["schema_version"] == "2" and s.integrity_check() == []
+    assert s.meta["schema_version"] == "3" and s.integrity_check() == []  # via 2, step by step
     rec = s.get(["v7"])[0]
     assert rec.text == "item number 7" and rec.metadata == {"g": 1}
     np.testing.assert_array_equal(rec.vector, x[7])
@@ -368,7 +368,7 @@ def test_schema_1_store_is_upgraded_in_place(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 150  # none orphaned
         assert "vector" not in {r[1] for r in db.execute("PRAGMA table_info(items)")}
-    s = VectorStore(path, ann_threshold=1000)  # opens again as schema 2, searched exactly
+    s = VectorStore(path, ann_threshold=1000)  # opens again as schema 3, searched exactly
     assert s.search(x[0], k=2)[0].id in {"v0", "again"} and s.count() == 150
     s.close()
 
@@ -407,3 +407,56 @@ def test_where_keeps_json_types_apart(tmp_path):
     for call in (lambda: s.search(np.ones(2)), lambda: s.add(vectors=np.ones((1, 2))), s.count):
         with pytest.raises(StoreError, match="closed"):
             call()
+
+
+def test_korean_keyword_search_uses_morphemes(tmp_path, enc):
+    docs = {"k1": "자동차를 새로 샀다", "k2": "자동차의 엔진 소리", "k3": "전기자동차 충전소가 부족하다",
+            "k4": "고속 열차가 빠르게 달린다", "k5": "자동차보험료가 올랐다", "k6": "사과와 배를 먹었다"}
+    s = VectorStore(tmp_path / "ko.db", encoder=enc)
+    s.add(list(docs.values()), ids=list(docs))
+    # Any inflected form finds the others: particles and endings are not part of the term.
+    for query in ("자동차", "자동차가", "자동차를"):
+        assert {"k1", "k2", "k3"} <= {h.id for h in s.search(query, mode="keyword")}, query
+    assert {h.id for h in s.search("충전소", mode="keyword")} == {"k3"}  # a compound's noun
+    assert {h.id for h in s.search("빠른 열차", mode="keyword")} == {"k4"}  # adjective stem 빠르
+    assert "k6" not in {h.id for h in s.search("자동차", mode="keyword")}
+    # Mixed scripts and English keep working in the same index.
+    s.add(["SUV 차량을 샀다", "The SUVs are parked"], ids=["m1", "m2"])
+    assert {h.id for h in s.search("SUV", mode="keyword")} == {"m1", "m2"}
+    assert {h.id for h in s.search("차량", mode="keyword")} == {"m1"}
+    assert s.integrity_check() == []
+
+
+def test_schema_2_store_gets_a_morpheme_index_in_place(tmp_path):
+    from embedkit.store import schema
+
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("format", "embedkit-store"), ("schema_version", "1"), ("metric", "cosine"), ("dim", "2"),
+            ("created_at", "0"), ("log_compacted_upto", "0")])
+        db.executemany("INSERT INTO items (id, text, metadata, vector) VALUES (?, ?, ?, ?)",
+                       [("a", "자동차를 고쳤다", "{}", np.float32([1, 0]).tobytes()),
+                        ("b", "red apples", "{}", np.float32([0, 1]).tobytes())])
+        db.executescript("BEGIN;" + schema._MIGRATE_1_TO_2 + "COMMIT;")
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        # Schema 2's index: unicode61 over the raw text, where 자동차 is not a word of 자동차를.
+        assert db.execute("SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH '\"자동차\"'").fetchone()[0] == 0
+    with VectorStore(path) as s:
+        assert s.meta["schema_version"] == "3" and s.integrity_check() == []
+        assert [h.id for h in s.search("자동차", mode="keyword")] == ["a"]
+        assert [h.id for h in s.search("apple", mode="keyword")] == ["b"]
+        assert s.search(np.float32([1, 0]), k=1)[0].id == "a"
+
+
+def test_korean_without_kiwipiepy_is_a_clear_error(tmp_path, enc, monkeypatch):
+    from embedkit.errors import BackendUnavailable
+
+    s = VectorStore(tmp_path / "nokiwi.db", encoder=enc)
+    s.add(["plain English text"], ids=["en"])
+    monkeypatch.setitem(__import__("sys").modules, "kiwipiepy", None)  # as if not installed
+    monkeypatch.setattr("embedkit.text.korean._KIWI", None)
+    with pytest.raises(BackendUnavailable, match="embedkit\\[korean\\]"):
+        s.add(["한국어 문장"], ids=["ko"])
+    assert s.count() == 1 and [h.id for h in s.search("english", mode="keyword")] == ["en"]

@@ -1,4 +1,4 @@
-"""Metadata filters (``where=``) as parameterised SQL, and keyword queries for FTS5."""
+"""Metadata filters (``where=``) as parameterised SQL; keyword terms and queries for FTS5."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from ..errors import InvalidInput
 
-__all__ = ["where_sql", "fts_query"]
+__all__ = ["where_sql", "fts_query", "analyze", "has_hangul"]
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -49,17 +49,31 @@ def where_sql(where: Mapping | None, table: str = "items") -> tuple[str, list]:
     return " AND ".join(parts), params
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 query matching any word of ``text``; Korean words match as prefixes.
+def has_hangul(text: str) -> bool:
+    """Whether ``text`` has Hangul (syllables or jamo)."""
+    return _HANGUL.search(text) is not None
 
-    Korean attaches particles and endings to words (자동차가, 자동차를), so a Hangul query word
-    matches every indexed word that starts with it. Other words match whole (after Porter stemming,
-    so "cars" finds "car" but "car" never finds "carrot").
+
+def analyze(text: str) -> str:
+    """The terms the keyword index holds for ``text``: Korean as morphemes, other text as it is.
+
+    Korean attaches particles and endings to words (자동차를, 자동차가) and writes compounds as one
+    word (전기자동차). Text with Hangul is therefore split by kiwipiepy into its content morphemes
+    (nouns, verb and adjective stems, roots, adverbs, numbers and foreign words; particles and
+    endings dropped), so that 자동차를 and 자동차의 both index and query as 자동차 and 전기자동차
+    as 전기 자동차. FTS5 then tokenises the terms (unicode61) and stems English words (Porter), so
+    English keeps "cars" -> "car". Matching stays literal: no synonyms.
     """
-    terms = []
-    for word in _WORD.findall(text.lower()):
-        quoted = '"' + word.replace('"', '""') + '"'
-        terms.append(quoted + "*" if _HANGUL.search(word) else quoted)
+    if not has_hangul(text):
+        return text
+    from ..text.korean import keyword_terms
+
+    return " ".join(keyword_terms(text))
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching any term of ``text`` (analysed as the index is, see :func:`analyze`)."""
+    terms = ['"' + word.replace('"', '""') + '"' for word in _WORD.findall(analyze(text).lower())]
     if not terms:
         raise InvalidInput(f"the keyword query {text!r} has no words to search for")
     return " OR ".join(dict.fromkeys(terms))

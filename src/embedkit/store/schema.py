@@ -11,15 +11,37 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from ..errors import StoreCorrupt, StoreError
+from ..errors import EmbedkitError, StoreCorrupt, StoreError
+from .filters import analyze
 
 __all__ = ["FORMAT", "SCHEMA_VERSION", "connect", "create", "migrate"]
 
 log = logging.getLogger(__name__)
 
 FORMAT = "embedkit-store"
-SCHEMA_VERSION = 2  # 2: vectors in their own table (1: a column of items); 1 is migrated on open
+# 3: keyword index over analysed terms (Korean morphemes); 2: vectors in their own table; 1: vectors
+# as a column of items. Older stores are migrated on open, one step at a time, each in a transaction.
+SCHEMA_VERSION = 3
 MMAP_BYTES = 1 << 30  # memory-map up to 1 GiB of the database file for reads
+
+_FTS = """
+CREATE VIRTUAL TABLE items_fts USING fts5(terms, tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
+    INSERT INTO items_fts (rowid, terms) VALUES (new.key, embedkit_terms(new.text));
+    INSERT INTO changes (key, op) VALUES (new.key, 1);
+END;
+CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
+    DELETE FROM items_fts WHERE rowid = old.key;
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+    DELETE FROM vectors WHERE key = old.key;
+END;
+CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
+    DELETE FROM items_fts WHERE rowid = old.key;
+    INSERT INTO items_fts (rowid, terms) VALUES (new.key, embedkit_terms(new.text));
+    INSERT INTO changes (key, op) VALUES (old.key, 0);
+    INSERT INTO changes (key, op) VALUES (new.key, 1);
+END;
+"""
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,30 +53,12 @@ CREATE TABLE items (
 );
 CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE INDEX items_source ON items (json_extract(metadata, '$.source'));
-CREATE VIRTUAL TABLE items_fts USING fts5(
-    text, content='items', content_rowid='key', tokenize='porter unicode61 remove_diacritics 2'
-);
 CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL, op INTEGER NOT NULL);
 CREATE TABLE sources (
     source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL, n_items INTEGER NOT NULL, indexed_at REAL NOT NULL
 );
-CREATE TRIGGER items_ai AFTER INSERT ON items BEGIN
-    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
-    INSERT INTO changes (key, op) VALUES (new.key, 1);
-END;
-CREATE TRIGGER items_ad AFTER DELETE ON items BEGIN
-    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
-    INSERT INTO changes (key, op) VALUES (old.key, 0);
-    DELETE FROM vectors WHERE key = old.key;
-END;
-CREATE TRIGGER items_au AFTER UPDATE ON items BEGIN
-    INSERT INTO items_fts (items_fts, rowid, text) VALUES ('delete', old.key, old.text);
-    INSERT INTO items_fts (rowid, text) VALUES (new.key, new.text);
-    INSERT INTO changes (key, op) VALUES (old.key, 0);
-    INSERT INTO changes (key, op) VALUES (new.key, 1);
-END;
-"""
+""" + _FTS
 
 # Schema 1 kept the vector as the last column of ``items``: 1.5 KB rows (384 dimensions) put two
 # items on a page, so reading the text of ten hits touched ten scattered pages and a metadata
@@ -72,6 +76,30 @@ END;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
 
+# Schema 2 indexed the raw text with FTS5's unicode61 tokenizer, which cannot split Korean words
+# from their particles (자동차를, 자동차가): keyword search matched Hangul words as prefixes, so
+# 자동차 found 자동차를 but 자동차를 never found 자동차, and no compound split into its nouns.
+# Schema 3 indexes analysed terms (embedkit.store.filters.analyze: kiwipiepy morphemes for Hangul).
+_MIGRATE_2_TO_3 = """
+DROP TRIGGER items_ai;
+DROP TRIGGER items_ad;
+DROP TRIGGER items_au;
+DROP TABLE items_fts;
+""" + _FTS + """
+INSERT INTO items_fts (rowid, terms) SELECT key, embedkit_terms(text) FROM items;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+"""
+
+_MIGRATIONS = {1: ("vectors in their own table", _MIGRATE_1_TO_2),
+               2: ("keyword index over Korean morphemes", _MIGRATE_2_TO_3)}
+
+
+def _terms(text):
+    try:
+        return analyze(text or "")
+    except EmbedkitError as exc:  # e.g. kiwipiepy missing: fail the write with the reason
+        raise sqlite3.OperationalError(str(exc)) from exc
+
 
 def connect(path: str) -> tuple[sqlite3.Connection, set[str]]:
     """Open the database (WAL, ``synchronous=FULL``) and return it with its table names."""
@@ -84,6 +112,8 @@ def connect(path: str) -> tuple[sqlite3.Connection, set[str]]:
         db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         db.execute("PRAGMA cache_size=-65536")
         db.execute("PRAGMA foreign_keys=ON")
+        # The keyword index's triggers call this (Korean morphemes; other text as it is).
+        db.create_function("embedkit_terms", 1, _terms, deterministic=True)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} is not a readable embedkit store: {exc}") from exc
@@ -103,18 +133,21 @@ def create(db: sqlite3.Connection, meta: dict[str, str]) -> None:
 
 
 def migrate(db: sqlite3.Connection, path: str, version: int) -> bool:
-    """Upgrade a store of schema ``version`` to :data:`SCHEMA_VERSION` in one transaction.
+    """Upgrade a store of schema ``version`` to :data:`SCHEMA_VERSION`, one transaction a step.
 
     Returns whether anything changed.
     """
-    if version >= SCHEMA_VERSION:
-        return False
-    log.info("upgrading %s to store schema 2 (vectors in their own table)", path)
-    try:
-        db.executescript("BEGIN IMMEDIATE;" + _MIGRATE_1_TO_2)
-        db.execute("COMMIT")
-    except sqlite3.DatabaseError as exc:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise StoreError(f"cannot upgrade {path} to schema 2: {exc}") from exc
-    return True
+    changed = False
+    while version < SCHEMA_VERSION:
+        what, script = _MIGRATIONS[version]
+        log.info("upgrading %s to store schema %d (%s)", path, version + 1, what)
+        try:
+            db.executescript("BEGIN IMMEDIATE;" + script)
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot upgrade {path} to schema {version + 1}: {exc}") from exc
+        version += 1
+        changed = True
+    return changed

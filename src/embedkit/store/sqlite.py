@@ -42,12 +42,13 @@ from ..errors import (
     StoreCorrupt,
     StoreError,
     StoreNotFound,
+    require,
 )
 from ..identity import fingerprint_of
 from ..similarity import METRICS, as_matrix, l2_normalize
 from . import schema
 from .ann import AnnParams
-from .filters import fts_query, where_sql
+from .filters import fts_query, has_hangul, where_sql
 from .results import Hit, LazyRows, Record, SourceState, check_k
 from .vector_index import VectorIndex
 
@@ -375,6 +376,8 @@ class VectorStore:
         texts, ids, metas, vectors = self._prepare(texts, ids, metadata, vectors, batch_size, progress)
         if not ids:
             return []
+        if any(has_hangul(t) for t in texts):  # the keyword index splits Korean into morphemes
+            require("kiwipiepy", "korean", "keyword indexing of Korean text")
         with self._write() as db:
             self._stamp(vectors.shape[1])
             if replace:

@@ -21,7 +21,8 @@ import threading
 
 from ..errors import require
 
-__all__ = ["to_jamo", "from_jamo", "morphemes", "KoreanTokenizer", "EMPTY_FINAL"]
+__all__ = ["to_jamo", "from_jamo", "morphemes", "keyword_terms", "KoreanTokenizer", "EMPTY_FINAL",
+           "KEYWORD_TAGS"]
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +129,25 @@ def morphemes(text: str) -> list[str]:
     if _default is None:
         _default = KoreanTokenizer()
     return _default(text)
+
+
+#: kiwipiepy tags kept as keyword terms: nouns (general, proper, numerals), roots, verb and adjective
+#: stems, general adverbs, foreign words, hanja and numbers. Particles (J*), endings (E*), suffixes
+#: (XS*), pronouns, bound nouns and punctuation are dropped.
+KEYWORD_TAGS = ("NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "SL", "SH", "SN")
+
+
+def keyword_terms(text: str) -> list[str]:
+    """The content morphemes of ``text`` for a keyword index (see :data:`KEYWORD_TAGS`).
+
+    >>> keyword_terms("전기자동차를 빨리 샀어요")       # doctest: +SKIP
+    ['전기', '자동차', '빨리', '사']
+    """
+    if not text.strip():
+        return []
+    out = []
+    for t in _shared_kiwi().tokenize(text):
+        tag = t.tag.split("-", 1)[0]  # VV-R / VV-I (regular / irregular) are verbs too
+        if tag in KEYWORD_TAGS:
+            out.append(t.form.lower())
+    return out
