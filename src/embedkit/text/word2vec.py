@@ -526,6 +526,8 @@ class Word2Vec:
 
             loss = self.initial_loss_ = probe_loss()
             bar = self._progress_bar(int(total_words), loss)
+            if bar is None and callable(self.progress):  # start the caller's clock now
+                self.progress(0, int(total_words), loss, 0.0)
             t_train = time.perf_counter()
             for epoch in range(epochs):
                 loss_sum, pairs = 0.0, 0
@@ -561,9 +563,11 @@ class Word2Vec:
                 self.loss_history_.append(loss)
                 log.info("epoch %d/%d: loss %.4f (probe, weights frozen), %.4f (running mean while "
                          "training), %d positive pairs", epoch + 1, epochs, loss, online, pairs)
+                wps = words_done / max(time.perf_counter() - t_train, 1e-9)
                 if bar is not None:
-                    bar.set_postfix_str(self._postfix(loss, words_done / max(
-                        time.perf_counter() - t_train, 1e-9), epoch + 1), refresh=True)
+                    bar.set_postfix_str(self._postfix(loss, wps, epoch + 1), refresh=True)
+                elif callable(self.progress):  # the epoch's loss, as soon as it is known
+                    self.progress(words_done, int(total_words), loss, wps)
                 if callback is not None:
                     callback(epoch, loss)
         finally:
