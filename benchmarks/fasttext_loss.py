@@ -218,11 +218,22 @@ def main():
     ap.add_argument("--lr", type=float, default=0.025)
     ap.add_argument("--min-lr", type=float, default=0.0001)
     ap.add_argument("--shuffle", action="store_true", help="shuffle the training lines (once)")
+    ap.add_argument("--shuffle-block", type=int, default=0, metavar="WORDS",
+                    help="shuffle the lines within consecutive blocks of about WORDS tokens (once)")
     a = ap.parse_args()
     train, held = read(a.train), read(a.heldout)
     if a.shuffle:
         order = np.random.default_rng(0).permutation(len(train))
         train = [train[i] for i in order]
+    if a.shuffle_block:
+        rng, out, block, n = np.random.default_rng(0), [], [], 0
+        for sent in train:
+            block.append(sent)
+            n += len(sent)
+            if n >= a.shuffle_block:
+                out += [block[i] for i in rng.permutation(len(block))]
+                block, n = [], 0
+        train = out + [block[i] for i in rng.permutation(len(block))]
     print(f"{sum(map(len, train))} train tokens, {sum(map(len, held))} held-out tokens", file=sys.stderr)
     if not a.no_embedkit:
         run_embedkit(train, held, a.epochs, a.workers, a.seed, a.lr, a.min_lr)

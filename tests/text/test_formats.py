@@ -183,3 +183,15 @@ def test_corrupt_compressed_file_is_a_clear_error(tmp_path, wv):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(InvalidInput, match="v.txt.xz"):
         read_vectors(path)
+
+
+def test_failed_write_leaves_no_tmp_file_and_bad_targets_are_clear(tmp_path):
+    wv2 = WordVectors(["ok", "bad\ud800"], np.ones((2, 3), np.float32))  # lone surrogate: no UTF-8
+    for fmt in ("word2vec", "word2vec-binary"):
+        with pytest.raises(UnicodeEncodeError):
+            write_vectors(wv2, tmp_path / "v.txt", format=fmt)
+        assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InvalidInput, match="empty word"):
+        write_vectors(WordVectors(["a", ""], np.ones((2, 3), np.float32)), tmp_path / "e.txt")
+    with pytest.raises(InvalidInput, match="does not exist"):
+        write_vectors(WordVectors(["a"], np.ones((1, 3), np.float32)), tmp_path / "no" / "v.txt")

@@ -309,25 +309,33 @@ def write_vectors(wv, path: str | os.PathLike, *, format: str = "word2vec") -> P
     if any(any(c.isspace() for c in w) for w in wv.index_to_key):
         bad = next(w for w in wv.index_to_key if any(c.isspace() for c in w))
         raise InvalidInput(f"the word {bad!r} contains whitespace, which these formats cannot store")
+    if "" in wv.index_to_key:
+        raise InvalidInput("an empty word cannot be stored in these formats")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"Cannot write {path}: the folder {path.parent} does not exist")
     vectors = np.asarray(wv.vectors, dtype=np.float32)
     n, dim = vectors.shape
     tmp = path.with_name(path.name + ".tmp")
-    with _open(tmp, "wb", like=path) as fh:
-        if format != "glove":
-            fh.write(f"{n} {dim}\n".encode())
-        if format == "word2vec-binary":
-            for w, v in zip(wv.index_to_key, vectors):
-                fh.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
-        else:
-            buf = io.StringIO()
-            for i, w in enumerate(wv.index_to_key):
-                buf.write(w)
-                buf.write(" ")
-                buf.write(" ".join(f"{x:.6g}" for x in vectors[i].tolist()))
-                buf.write("\n")
-                if i % 10_000 == 9_999:
-                    fh.write(buf.getvalue().encode("utf-8"))
-                    buf = io.StringIO()
-            fh.write(buf.getvalue().encode("utf-8"))
+    try:
+        with _open(tmp, "wb", like=path) as fh:
+            if format != "glove":
+                fh.write(f"{n} {dim}\n".encode())
+            if format == "word2vec-binary":
+                for w, v in zip(wv.index_to_key, vectors):
+                    fh.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
+            else:
+                buf = io.StringIO()
+                for i, w in enumerate(wv.index_to_key):
+                    buf.write(w)
+                    buf.write(" ")
+                    buf.write(" ".join(f"{x:.6g}" for x in vectors[i].tolist()))
+                    buf.write("\n")
+                    if i % 10_000 == 9_999:
+                        fh.write(buf.getvalue().encode("utf-8"))
+                        buf = io.StringIO()
+                fh.write(buf.getvalue().encode("utf-8"))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written .tmp left next to the target
+        raise
     os.replace(tmp, path)
     return path
