@@ -147,14 +147,17 @@ def run_embedkit(train, held, epochs, workers, seed, lr=0.025, min_lr=0.0001):
             res.append(nll(h_of(c), syn1, x, ng))
         ws, cov = spearman_ws(vec, state["index"])
         used = np.unique(rows[rows >= V])
-        online = getattr(state["model"], "online_loss_history_", [loss])[-1]  # before the fix: loss itself
-        line("embedkit", epoch + 1, f"{loss:.4f} online {online:.4f} frozen {frozen:.4f}", *res, ws, cov, np.linalg.norm(syn0[:V], axis=1).mean(),
+        # before the fix, loss itself was the online figure
+        online = getattr(state["model"], "online_loss_history_", [loss])[-1]
+        line("embedkit", epoch + 1, f"{loss:.4f} online {online:.4f} frozen {frozen:.4f}", *res,
+             ws, cov, np.linalg.norm(syn0[:V], axis=1).mean(),
              np.linalg.norm(syn0[used], axis=1).mean(), np.linalg.norm(syn1, axis=1).mean(),
              time.perf_counter() - t0)
 
-    model = state["model"] = FastText(**PARAMS, epochs=epochs, workers=workers, seed=seed, tokenizer="whitespace",
-                     progress=False, learning_rate=lr, min_learning_rate=min_lr)
-    # words / counts are known only after the vocabulary scan: take them from a 1-row dry scan
+    model = state["model"] = FastText(**PARAMS, epochs=epochs, workers=workers, seed=seed,
+                                      tokenizer="whitespace", progress=False,
+                                      learning_rate=lr, min_learning_rate=min_lr)
+    # the vocabulary (order and counts) as fit will build it, for the fixed evaluation triples
     words, freq, _, _ = model._scan(train, model._tokenizer())
     state["words"], state["freq"] = words, freq
     model.fit(train, callback=callback)
@@ -234,7 +237,8 @@ def main():
                 out += [block[i] for i in rng.permutation(len(block))]
                 block, n = [], 0
         train = out + [block[i] for i in rng.permutation(len(block))]
-    print(f"{sum(map(len, train))} train tokens, {sum(map(len, held))} held-out tokens", file=sys.stderr)
+    print(f"{sum(map(len, train))} train tokens, {sum(map(len, held))} held-out tokens",
+          file=sys.stderr)
     if not a.no_embedkit:
         run_embedkit(train, held, a.epochs, a.workers, a.seed, a.lr, a.min_lr)
     if a.gensim:

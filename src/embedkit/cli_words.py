@@ -50,8 +50,10 @@ def _words_model(spec: str):
 
 
 class _Progress:
-    """A tqdm bar with the last epoch's loss and words/s (one speed: tqdm's own rate is not shown),
-    fed by the trainer's progress callback."""
+    """A tqdm bar with the last epoch's loss and words/s, fed by the trainer's progress callback.
+
+    It shows one speed, the trainer's: tqdm's own rate is left out of the bar format.
+    """
 
     def __init__(self, enabled: bool | None):
         self.enabled = enabled

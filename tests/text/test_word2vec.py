@@ -246,7 +246,8 @@ def test_fasttext_both_negative_schemes_learn_topics(shared):
 
 
 # ------------------------------------------------ issue #17 B/C: per-epoch loss, progress speed
-def topically_ordered_corpus(n_topics=30, words_per_topic=40, block=30, length=10, rounds=3, seed=0):
+def topically_ordered_corpus(n_topics=30, words_per_topic=40, block=30, length=10, rounds=3,
+                             seed=0):
     """Blocks of sentences on one topic (like Wikipedia articles), topics shuffled per round."""
     rng = np.random.default_rng(seed)
     topics = [[f"t{t}w{i}x" for i in range(words_per_topic)] for t in range(n_topics)]
@@ -312,7 +313,8 @@ def test_progress_shows_one_speed_in_words_per_second():
     assert "rate" not in BAR_FORMAT
     text = progress_text(2.5, 695_000.0, 2, 5)
     assert text == "epoch 2/5, loss 2.5000, 695k words/s"
-    assert format_rate(1_190_000) == "1.19M words/s" and progress_text(float("nan"), None).endswith("- words/s")
+    assert format_rate(1_190_000) == "1.19M words/s"
+    assert progress_text(float("nan"), None).endswith("- words/s")
     seen = []
     model = Word2Vec(**small(progress=lambda d, t, loss, wps: seen.append((d, loss, wps)))).fit(
         topic_corpus(200))

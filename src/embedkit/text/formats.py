@@ -45,7 +45,7 @@ _FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
 
 
 def _compression(path: Path) -> str | None:
-    """The compression of ``path`` from its first bytes (the suffix is not trusted)."""
+    """Detect the compression of ``path`` from its first bytes (the suffix is not trusted)."""
     with open(path, "rb") as fh:
         head = fh.read(6)
     for magic, kind in _MAGIC:
@@ -55,8 +55,11 @@ def _compression(path: Path) -> str | None:
 
 
 def _open(path: Path, mode: str, *, like: Path | None = None, compression: str | None = "suffix"):
-    """Open ``path``; ``compression`` is ``"gz"``/``"xz"``/``"bz2"``/None, or ``"suffix"`` to pick it
-    by the suffix of ``like`` (default: ``path``) -- used when writing."""
+    """Open ``path``, decompressing as ``compression`` says.
+
+    ``compression`` is ``"gz"``, ``"xz"``, ``"bz2"`` or None, or ``"suffix"`` to pick it by the
+    suffix of ``like`` (default: ``path``), as when writing.
+    """
     import bz2
     import gzip
     import lzma
@@ -79,7 +82,7 @@ def _is_text(data: bytes) -> bool:
 
 
 def _text_row(line: bytes, dim: int | None) -> bool:
-    """Does ``line`` read as ``word v1 ... vdim`` (any dim >= 1 when ``dim`` is None)?"""
+    """Tell whether ``line`` reads as ``word v1 ... vdim`` (any dim >= 1 when ``dim`` is None)."""
     parts = line.rstrip(b"\r\n").rstrip().split(b" ")
     if dim is None:
         dim = len(parts) - 1
@@ -87,8 +90,11 @@ def _text_row(line: bytes, dim: int | None) -> bool:
 
 
 def _binary_row(data: bytes, dim: int) -> bool:
-    """Does ``data`` start with ``word<space>`` + ``dim`` float32 (as word2vec.c writes), the floats
-    not all printable text (so that a malformed text file is not taken for binary)?"""
+    """Tell whether ``data`` starts with ``word<space>`` + ``dim`` float32 (as word2vec.c writes).
+
+    The float bytes must not all be printable text, so that a malformed text file is not taken
+    for binary.
+    """
     data = data.lstrip(b"\n")
     space = data.find(b" ")
     if space < 1 or b"\n" in data[:space] or not _is_text(data[:space]):
@@ -98,16 +104,18 @@ def _binary_row(data: bytes, dim: int) -> bool:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of a vectors file from its content: ``"word2vec"`` (text with a header),
-    ``"word2vec-binary"`` or ``"glove"`` (text without one). Compression (gzip, xz, bzip2) is
-    recognised by its magic bytes; the file name is only a tie-breaker for a damaged file."""
+    """Detect the format of a vectors file from its content, not its name.
+
+    Returns ``"word2vec"`` (text with a header), ``"word2vec-binary"`` or ``"glove"`` (text
+    without one). Compression (gzip, xz, bzip2) is recognised by its magic bytes.
+    """
     path = Path(path)
     with _open(path, "rb", compression=_compression(path)) as fh:
         first = fh.readline(100_000)
         if first.startswith(_FASTTEXT_MAGIC):
-            raise InvalidInput(f"{path} is a fastText binary model (fasttext's .bin), not a vectors "
-                               "file: read the .vec file written next to it, or load the model with "
-                               "gensim.models.fasttext.load_facebook_vectors")
+            raise InvalidInput(f"{path} is a fastText binary model (fasttext's .bin), not a "
+                               "vectors file: read the .vec file written next to it, or load the "
+                               "model with gensim.models.fasttext.load_facebook_vectors")
         hd = _header(first)
         if hd is None:
             if _is_text(first):

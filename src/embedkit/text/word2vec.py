@@ -225,7 +225,8 @@ def _prefetch(gen: Iterator, depth: int = 2) -> Iterator:
 #: tqdm's layout for training bars: tqdm's own rate is left out (it is an average of the last
 #: updates, one per chunk, so it jumps); the postfix carries the one speed, the trainer's words/s
 #: since training began.
-BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} words [{elapsed}<{remaining}{postfix}]"
+BAR_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} words "
+              "[{elapsed}<{remaining}{postfix}]")
 
 
 def format_rate(wps: float | None) -> str:
@@ -241,7 +242,7 @@ def format_rate(wps: float | None) -> str:
 
 def progress_text(loss: float, wps: float | None, epoch: int | None = None,
                   epochs: int | None = None) -> str:
-    """The postfix of a training bar: epoch, loss (the last per-epoch figure), words/s."""
+    """Format the postfix of a training bar: epoch, loss (the last per-epoch figure), words/s."""
     parts = []
     if epoch is not None:
         parts.append(f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}")
@@ -360,8 +361,11 @@ class Word2Vec:
 
     def _scan(self, corpus, tokenizer, probe: list | None = None
               ) -> tuple[list[str], np.ndarray, int, int]:
-        """Count the words; fill ``probe`` (if given) with every k-th sentence, k doubling so that
-        the sample keeps between PROBE_WORDS and 2 * PROBE_WORDS tokens spread over the corpus."""
+        """Count the words, and fill ``probe`` (if given) with every k-th sentence.
+
+        k doubles as needed, so that the sample keeps between PROBE_WORDS and 2 * PROBE_WORDS
+        tokens spread over the corpus (or the whole corpus if it is smaller).
+        """
         counts: Counter = Counter()
         total = 0
         sentences = 0
@@ -437,8 +441,11 @@ class Word2Vec:
 
     def _probe_loss(self, kernel, syn0, syn1, probe: _Chunk, keep, alias_prob, alias_idx, extra,
                     n_parts: int) -> float:
-        """The training objective on the probe sentences with the weights frozen (the kernel at
-        learning rate 0), with the same subsampling, windows and negatives at every call."""
+        """Measure the training objective on the probe sentences with the weights frozen.
+
+        The kernel runs at learning rate 0, with the same subsampling, windows and negatives at
+        every call.
+        """
         n_sent = len(probe.starts) - 1
         if n_sent == 0 or len(probe.ids) == 0:
             return float("nan")
@@ -446,7 +453,8 @@ class Word2Vec:
         parts = np.searchsorted(probe.starts, np.linspace(0, probe.starts[-1], n_parts + 1))
         parts = np.maximum.accumulate(parts.astype(np.int64))
         parts[0], parts[-1] = 0, n_sent
-        seeds = np.random.SeedSequence([self.seed, 17]).generate_state(n_parts, np.uint64) | np.uint64(1)
+        seeds = np.random.SeedSequence([self.seed, 17]).generate_state(n_parts, np.uint64)
+        seeds |= np.uint64(1)
         out_loss = np.zeros(n_parts, dtype=np.float64)
         out_pairs = np.zeros(n_parts, dtype=np.int64)
         kernel(syn0, syn1, probe.ids, probe.starts, parts, keep, alias_prob, alias_idx,
