@@ -79,9 +79,10 @@ def test_evaluate_words_json(model, tmp_path):
 
 
 def test_vectors_file_as_model(model, tmp_path):
+    from embedkit.text.formats import write_vectors
     from embedkit.text.word_vectors import WordVectors
 
-    vec = WordVectors.load(model).to_file(tmp_path / "m.vec", format="fasttext")
+    vec = write_vectors(WordVectors.load(model), tmp_path / "m.vec", format="fasttext")
     res = CliRunner().invoke(main, ["neighbors", "cat", "--model", str(vec), "-k", "2"])
     assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 2
 
@@ -102,9 +103,10 @@ def test_train_bad_input_exit_codes(tmp_path, content, args, match):
 
 
 def test_truncated_or_wrong_model_files(tmp_path, model):
+    from embedkit.text.formats import write_vectors
     from embedkit.text.word_vectors import WordVectors
 
-    vec = WordVectors.load(model).to_file(tmp_path / "m.txt")
+    vec = write_vectors(WordVectors.load(model), tmp_path / "m.txt")
     lines = vec.read_text().splitlines()
     vec.write_text("\n".join(lines[:4]) + "\n")
     res = CliRunner().invoke(main, ["neighbors", "cat", "--model", str(vec)])

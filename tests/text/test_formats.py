@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from embedkit.errors import InvalidInput
-from embedkit.text.formats import read_vectors, write_vectors
+from embedkit.text.formats import detect_format, read_vectors, write_vectors
 from embedkit.text.word_vectors import WordVectors
 
 
@@ -104,6 +104,94 @@ def test_words_with_spaces_cannot_be_written(tmp_path):
         write_vectors(wv, tmp_path / "x.txt")
 
 
-def test_wordvectors_file_methods(tmp_path, wv):
-    path = wv.to_file(tmp_path / "w.vec", format="fasttext")
-    assert WordVectors.from_file(path).index_to_key == wv.index_to_key
+def test_fasttext_vec_roundtrip(tmp_path, wv):
+    path = write_vectors(wv, tmp_path / "w.vec", format="fasttext")
+    assert read_vectors(path).index_to_key == wv.index_to_key
+
+
+# -------------------------------------------------- content-based detection (issue #17 A)
+def _compress(path, kind):
+    import bz2
+    import lzma
+
+    opener = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}[kind]
+    data = path.read_bytes()
+    with opener(path, "wb") as fh:
+        fh.write(data)
+
+
+EXPECTED = {"word2vec": "word2vec", "fasttext": "word2vec", "word2vec-binary": "word2vec-binary",
+            "glove": "glove"}
+
+
+@pytest.mark.parametrize("fmt", list(EXPECTED))
+@pytest.mark.parametrize("name", ["out.word2vec-binary", "noext", "v.txt", "v.bin", "v.vec",
+                                  "v.bin.txt", "v.txt.bin"])
+@pytest.mark.parametrize("compression", [None, "gz", "xz", "bz2"])
+def test_auto_detection_ignores_misleading_or_missing_names(tmp_path, wv, fmt, name, compression):
+    path = write_vectors(wv, tmp_path / name, format=fmt)  # no compression suffix: plain
+    if compression:
+        _compress(path, compression)  # compressed content under a name that does not say so
+    assert detect_format(path) == EXPECTED[fmt]
+    back = read_vectors(path)
+    assert back.index_to_key == wv.index_to_key
+    np.testing.assert_allclose(back.vectors, wv.vectors, atol=1e-5, rtol=1e-5)
+    assert back.config["source_format"] == EXPECTED[fmt]
+
+
+@pytest.mark.parametrize("fmt", list(EXPECTED))
+@pytest.mark.parametrize("suffix", [".gz", ".xz", ".bz2"])
+def test_compression_suffix_on_a_plain_file_is_not_trusted(tmp_path, wv, fmt, suffix):
+    plain = write_vectors(wv, tmp_path / "v", format=fmt)
+    head = plain.read_bytes()[:2]
+    lying = plain.rename(tmp_path / f"v.bin{suffix}")
+    assert read_vectors(lying).index_to_key == wv.index_to_key
+    # and a file written under a compression suffix is compressed, and read back
+    real = write_vectors(wv, tmp_path / f"w.txt{suffix}", format=fmt)
+    assert real.read_bytes()[:2] != head
+    np.testing.assert_allclose(read_vectors(real).vectors, wv.vectors, atol=1e-5, rtol=1e-5)
+
+
+def test_binary_whose_first_float_bytes_look_like_text(tmp_path):
+    # 0x31203220 = b" 2 1" little-endian: the first row's bytes are printable, the rest are not
+    vec = np.frombuffer(b"1 2 \x00\x00\x80?", dtype="<f4").reshape(1, 2).copy()
+    wv2 = WordVectors(["a"], vec)
+    path = write_vectors(wv2, tmp_path / "v.txt", format="word2vec-binary")
+    assert detect_format(path) == "word2vec-binary"
+    np.testing.assert_array_equal(read_vectors(path).vectors, vec)
+
+
+def test_dimension_one_and_long_numbers(tmp_path):
+    p = tmp_path / "v"
+    p.write_text("2 1\na 0.1\nb -2\n", encoding="utf-8")
+    assert detect_format(p) == "word2vec" and read_vectors(p).dim == 1
+    # numbers printed with many digits (longer than the detection sample) are still text
+    row = " ".join(["0.12345678901234567890123456789"] * 50)
+    p.write_text(f"1 50\nword {row}\n", encoding="utf-8")
+    assert detect_format(p) == "word2vec" and read_vectors(p).dim == 50
+
+
+def test_fasttext_binary_model_is_refused_clearly(tmp_path):
+    p = tmp_path / "model.bin"
+    p.write_bytes((793712314).to_bytes(4, "little") + (12).to_bytes(4, "little") + bytes(64))
+    with pytest.raises(InvalidInput, match="fastText binary model"):
+        read_vectors(p)
+
+
+def test_corrupt_compressed_file_is_a_clear_error(tmp_path, wv):
+    path = write_vectors(wv, tmp_path / "v.txt.xz")
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(InvalidInput, match="v.txt.xz"):
+        read_vectors(path)
+
+
+def test_failed_write_leaves_no_tmp_file_and_bad_targets_are_clear(tmp_path):
+    wv2 = WordVectors(["ok", "bad\ud800"], np.ones((2, 3), np.float32))  # lone surrogate: no UTF-8
+    for fmt in ("word2vec", "word2vec-binary"):
+        with pytest.raises(UnicodeEncodeError):
+            write_vectors(wv2, tmp_path / "v.txt", format=fmt)
+        assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InvalidInput, match="empty word"):
+        write_vectors(WordVectors(["a", ""], np.ones((2, 3), np.float32)), tmp_path / "e.txt")
+    with pytest.raises(InvalidInput, match="does not exist"):
+        write_vectors(WordVectors(["a"], np.ones((1, 3), np.float32)), tmp_path / "no" / "v.txt")

@@ -243,3 +243,87 @@ def test_fasttext_both_negative_schemes_learn_topics(shared):
     assert model.loss_history_[-1] < model.loss_history_[0]
     with pytest.raises(InvalidInput, match="'shared_negatives'"):
         FastText(shared_negatives=1).fit([["a"]])
+
+
+# ------------------------------------------------ issue #17 B/C: per-epoch loss, progress speed
+def topically_ordered_corpus(n_topics=30, words_per_topic=40, block=30, length=10, rounds=3,
+                             seed=0):
+    """Blocks of sentences on one topic (like Wikipedia articles), topics shuffled per round."""
+    rng = np.random.default_rng(seed)
+    topics = [[f"t{t}w{i}x" for i in range(words_per_topic)] for t in range(n_topics)]
+    common = [f"c{i}" for i in range(50)]
+    out = []
+    for _ in range(rounds):
+        for t in rng.permutation(n_topics):
+            for _ in range(block):
+                s = [str(w) for w in rng.choice(topics[t], length // 2)]
+                s += [str(w) for w in rng.choice(common, length // 2)]
+                rng.shuffle(s)
+                out.append(s)
+    return out
+
+
+def test_fasttext_epoch_loss_falls_on_topically_ordered_text():
+    # the running mean while training follows the current topic with a high learning rate and so
+    # scores low early on: on ordered text it rises while the model improves (#17). loss_history_
+    # is measured with frozen weights on a fixed sample and must fall every epoch.
+    model = FastText(**small(buckets=3000, epochs=5, seed=0)).fit(topically_ordered_corpus())
+    loss = np.array(model.loss_history_)
+    assert len(loss) == 5 and (np.diff(loss) < 0).all(), loss
+    online = np.array(model.online_loss_history_)
+    assert len(online) == 5
+    assert model.initial_loss_ == pytest.approx(6 * np.log(2), abs=0.05)  # untrained: all logits 0
+    assert loss[0] < model.initial_loss_
+    assert (np.diff(online) > 0).any(), online  # the artefact the old figure showed
+
+
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_word2vec_epoch_loss_is_frozen_probe_and_falls(arch):
+    model = Word2Vec(architecture=arch, **small(epochs=4)).fit(topically_ordered_corpus(rounds=2))
+    assert (np.diff(model.loss_history_) < 0).all(), model.loss_history_
+    assert model.loss_history_[0] < model.initial_loss_
+
+
+def test_probe_sample_is_bounded_and_spread():
+    from embedkit.text.tokenize import get_tokenizer
+    from embedkit.text.word2vec import PROBE_WORDS
+
+    corpus = [[f"s{i}", "a", "b", "c", "d", "e", "f", "g", "h", "i"] for i in range(20_000)]
+    probe: list = []
+    Word2Vec(min_count=1)._scan(corpus, get_tokenizer("whitespace"), probe)
+    n = sum(map(len, probe))
+    assert PROBE_WORDS <= n <= 2 * PROBE_WORDS
+    ids = [int(s[0][1:]) for s in probe]
+    assert ids[0] == 0 and ids[-1] > 19_000 and len(set(np.diff(ids))) == 1
+    small_probe: list = []
+    Word2Vec(min_count=1)._scan(corpus[:100], get_tokenizer("whitespace"), small_probe)
+    assert small_probe == corpus[:100]  # a small corpus is its own probe
+
+
+def test_epoch_loss_is_deterministic_and_independent_of_the_probe_timing():
+    a = FastText(**small(buckets=2000, epochs=2)).fit(topic_corpus(300))
+    b = FastText(**small(buckets=2000, epochs=2)).fit(topic_corpus(300))
+    assert a.loss_history_ == b.loss_history_ and a.initial_loss_ == b.initial_loss_
+    np.testing.assert_array_equal(a.wv_.vectors, b.wv_.vectors)
+
+
+def test_progress_shows_one_speed_in_words_per_second():
+    from embedkit.text.word2vec import BAR_FORMAT, format_rate, progress_text
+
+    assert "rate" not in BAR_FORMAT
+    text = progress_text(2.5, 695_000.0, 2, 5)
+    assert text == "epoch 2/5, loss 2.5000, 695k words/s"
+    assert format_rate(1_190_000) == "1.19M words/s"
+    assert progress_text(float("nan"), None).endswith("- words/s")
+    seen = []
+    model = Word2Vec(**small(progress=lambda d, t, loss, wps: seen.append((d, loss, wps)))).fit(
+        topic_corpus(200))
+    assert seen[0] == (0, model.initial_loss_, 0.0)  # called at the start: the caller's clock
+    assert seen[-1][1] == model.loss_history_[-1]  # each epoch's loss once it is known
+    assert model.loss_history_[0] in [x[1] for x in seen]
+
+
+def test_builtin_bar_renders_one_speed(capsys):
+    Word2Vec(**small(progress=True)).fit(topic_corpus(200))
+    err = capsys.readouterr().err
+    assert "words/s" in err and "word/s" not in err.replace("words/s", "")

@@ -50,21 +50,26 @@ def _words_model(spec: str):
 
 
 class _Progress:
-    """A tqdm bar with words/s and the running loss, fed by the trainer's progress callback."""
+    """A tqdm bar with the last epoch's loss and words/s, fed by the trainer's progress callback.
+
+    It shows one speed, the trainer's: tqdm's own rate is left out of the bar format.
+    """
 
     def __init__(self, enabled: bool | None):
         self.enabled = enabled
         self.bar = None
 
     def __call__(self, done, total, loss, wps):
+        from .text.word2vec import BAR_FORMAT, progress_text
+
         if self.bar is None:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="word", unit_scale=True, desc="train",
                             disable=None if self.enabled is None else not self.enabled,
-                            dynamic_ncols=True)
+                            dynamic_ncols=True, bar_format=BAR_FORMAT)
+        self.bar.set_postfix_str(progress_text(loss, wps if done else None), refresh=False)
         self.bar.update(done - self.bar.n)
-        self.bar.set_postfix_str(f"loss={loss:.4f} {wps / 1000:.0f}k words/s", refresh=False)
 
     def close(self):
         if self.bar is not None:

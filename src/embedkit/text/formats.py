@@ -6,8 +6,11 @@
   float32 (+ an optional newline), as word2vec.c's ``-binary 1``.
 * ``glove``: text like word2vec but without the header.
 
-``format="auto"`` picks binary for ``.bin`` files, word2vec when the first line is two integers,
-and GloVe otherwise. ``.gz``/``.xz``/``.bz2`` files are decompressed on the fly.
+``format="auto"`` looks at the content, not the name (:func:`detect_format`): a first line of
+two integers is a header, followed by either text rows (word2vec) or ``word<space>`` + float32
+bytes (word2vec-binary); without a header the file is GloVe text. gzip, xz and bzip2 files are
+decompressed on the fly, recognised by their magic bytes whatever their suffix (when writing, the
+suffix ``.gz``/``.xz``/``.bz2`` picks the compression).
 A truncated or malformed file raises :class:`~embedkit.errors.InvalidInput` naming the file and
 the line (or vector) at fault.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import lzma
 import os
 from pathlib import Path
 
@@ -27,22 +31,109 @@ import numpy as np
 
 from ..errors import InvalidInput
 
-__all__ = ["read_vectors", "write_vectors", "FORMATS"]
+__all__ = ["read_vectors", "write_vectors", "detect_format", "FORMATS"]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "word2vec", "fasttext", "word2vec-binary", "glove")
 
 
-def _open(path: Path, mode: str, *, like: Path | None = None):
-    """Open ``path``, decompressing by the suffix of ``like`` (default: ``path``)."""
+_MAGIC = ((b"\x1f\x8b", "gz"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bz2"))
+_SUFFIX_COMPRESSION = {".gz": "gz", ".xz": "xz", ".bz2": "bz2"}
+#: fastText's own binary model files (``.bin`` from ``fasttext skipgram``) start with this int32
+_FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")
+
+
+def _compression(path: Path) -> str | None:
+    """Detect the compression of ``path`` from its first bytes (the suffix is not trusted)."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def _open(path: Path, mode: str, *, like: Path | None = None, compression: str | None = "suffix"):
+    """Open ``path``, decompressing as ``compression`` says.
+
+    ``compression`` is ``"gz"``, ``"xz"``, ``"bz2"`` or None, or ``"suffix"`` to pick it by the
+    suffix of ``like`` (default: ``path``), as when writing.
+    """
     import bz2
     import gzip
     import lzma
 
-    suffix = (like or path).suffix.lower()
-    opener = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}.get(suffix, open)
+    if compression == "suffix":
+        compression = _SUFFIX_COMPRESSION.get((like or path).suffix.lower())
+    opener = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}.get(compression, open)
     return opener(path, mode)
+
+
+def _is_text(data: bytes) -> bool:
+    """UTF-8 without control bytes other than tab / CR / LF (a cut multi-byte tail is allowed)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(data) - 3:
+            return False
+        text = data[:exc.start].decode("utf-8")
+    return not any(ord(c) < 32 and c not in "\t\r\n" for c in text) and "\x7f" not in text
+
+
+def _text_row(line: bytes, dim: int | None) -> bool:
+    """Tell whether ``line`` reads as ``word v1 ... vdim`` (any dim >= 1 when ``dim`` is None)."""
+    parts = line.rstrip(b"\r\n").rstrip().split(b" ")
+    if dim is None:
+        dim = len(parts) - 1
+    return dim >= 1 and len(parts) >= dim + 1 and all(_is_float(p) for p in parts[-dim:])
+
+
+def _binary_row(data: bytes, dim: int) -> bool:
+    """Tell whether ``data`` starts with ``word<space>`` + ``dim`` float32 (as word2vec.c writes).
+
+    The float bytes must not all be printable text, so that a malformed text file is not taken
+    for binary.
+    """
+    data = data.lstrip(b"\n")
+    space = data.find(b" ")
+    if space < 1 or b"\n" in data[:space] or not _is_text(data[:space]):
+        return False
+    floats = data[space + 1:space + 1 + 4 * dim]
+    return len(floats) == 4 * dim and not _is_text(floats)
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Detect the format of a vectors file from its content, not its name.
+
+    Returns ``"word2vec"`` (text with a header), ``"word2vec-binary"`` or ``"glove"`` (text
+    without one). Compression (gzip, xz, bzip2) is recognised by its magic bytes.
+    """
+    path = Path(path)
+    with _open(path, "rb", compression=_compression(path)) as fh:
+        first = fh.readline(100_000)
+        if first.startswith(_FASTTEXT_MAGIC):
+            raise InvalidInput(f"{path} is a fastText binary model (fasttext's .bin), not a "
+                               "vectors file: read the .vec file written next to it, or load the "
+                               "model with gensim.models.fasttext.load_facebook_vectors")
+        hd = _header(first)
+        if hd is None:
+            if _is_text(first):
+                return "glove"
+            # not text and no header: report it as a (damaged) binary file
+            return "word2vec-binary"
+        dim = hd[1]
+        sample = fh.read(16 * dim + 10_016)
+    nl = sample.find(b"\n")
+    if _text_row(sample if nl < 0 else sample[:nl], dim):
+        return "word2vec"
+    if _binary_row(sample, dim):
+        return "word2vec-binary"
+    # neither parses (a truncated or malformed file): the readers report where; text goes to the
+    # text reader (line numbers), anything else to the binary one
+    if _is_text(sample):
+        return "word2vec"
+    return "word2vec-binary"
 
 
 def _check_format(fmt: str, allowed) -> str:
@@ -85,23 +176,15 @@ def read_vectors(path: str | os.PathLike, *, format: str = "auto", limit: int | 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInput(f"limit must be a positive int or None, got {limit!r}")
     try:
-        with _open(path, "rb") as fh:
+        if format == "auto":
+            format = detect_format(path)
+        with _open(path, "rb", compression=_compression(path)) as fh:
             first = fh.readline()
-            if format == "auto":
-                base = path.name.lower()
-                for suffix in (".gz", ".xz", ".bz2"):
-                    base = base.removesuffix(suffix)
-                if base.endswith(".bin"):
-                    format = "word2vec-binary"
-                elif _header(first) is not None:
-                    format = "word2vec"
-                else:
-                    format = "glove"
             if format == "word2vec-binary":
                 words, vectors = _read_binary(path, fh, first, limit)
             else:
                 words, vectors = _read_text(path, fh, first, limit, header=format != "glove")
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, lzma.LZMAError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise InvalidInput(f"No such vectors file: {path}") from exc
         raise InvalidInput(f"Cannot read the vectors file {path}: {exc}") from exc
@@ -234,25 +317,33 @@ def write_vectors(wv, path: str | os.PathLike, *, format: str = "word2vec") -> P
     if any(any(c.isspace() for c in w) for w in wv.index_to_key):
         bad = next(w for w in wv.index_to_key if any(c.isspace() for c in w))
         raise InvalidInput(f"the word {bad!r} contains whitespace, which these formats cannot store")
+    if "" in wv.index_to_key:
+        raise InvalidInput("an empty word cannot be stored in these formats")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"Cannot write {path}: the folder {path.parent} does not exist")
     vectors = np.asarray(wv.vectors, dtype=np.float32)
     n, dim = vectors.shape
     tmp = path.with_name(path.name + ".tmp")
-    with _open(tmp, "wb", like=path) as fh:
-        if format != "glove":
-            fh.write(f"{n} {dim}\n".encode())
-        if format == "word2vec-binary":
-            for w, v in zip(wv.index_to_key, vectors):
-                fh.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
-        else:
-            buf = io.StringIO()
-            for i, w in enumerate(wv.index_to_key):
-                buf.write(w)
-                buf.write(" ")
-                buf.write(" ".join(f"{x:.6g}" for x in vectors[i].tolist()))
-                buf.write("\n")
-                if i % 10_000 == 9_999:
-                    fh.write(buf.getvalue().encode("utf-8"))
-                    buf = io.StringIO()
-            fh.write(buf.getvalue().encode("utf-8"))
+    try:
+        with _open(tmp, "wb", like=path) as fh:
+            if format != "glove":
+                fh.write(f"{n} {dim}\n".encode())
+            if format == "word2vec-binary":
+                for w, v in zip(wv.index_to_key, vectors):
+                    fh.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes() + b"\n")
+            else:
+                buf = io.StringIO()
+                for i, w in enumerate(wv.index_to_key):
+                    buf.write(w)
+                    buf.write(" ")
+                    buf.write(" ".join(f"{x:.6g}" for x in vectors[i].tolist()))
+                    buf.write("\n")
+                    if i % 10_000 == 9_999:
+                        fh.write(buf.getvalue().encode("utf-8"))
+                        buf = io.StringIO()
+                fh.write(buf.getvalue().encode("utf-8"))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written .tmp left next to the target
+        raise
     os.replace(tmp, path)
     return path

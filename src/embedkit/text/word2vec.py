@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 MAX_SENTENCE_LENGTH = 10_000
 #: Words per training chunk and worker: the unit of streaming encoding and of parallel work.
 CHUNK_WORDS_PER_WORKER = 1 << 18
+#: The per-epoch loss (``loss_history_``) is measured on a fixed, evenly spread sample of the
+#: corpus's sentences holding between this many and twice this many tokens (or the whole corpus).
+PROBE_WORDS = 1 << 15
 _OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".lzma": lzma.open, ".bz2": bz2.open}
 
 
@@ -218,14 +221,55 @@ def _prefetch(gen: Iterator, depth: int = 2) -> Iterator:
                 thread.join(0.05)
 
 
+# ------------------------------------------------------------------------------------- progress
+#: tqdm's layout for training bars: tqdm's own rate is left out (it is an average of the last
+#: updates, one per chunk, so it jumps); the postfix carries the one speed, the trainer's words/s
+#: since training began.
+BAR_FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} words "
+              "[{elapsed}<{remaining}{postfix}]")
+
+
+def format_rate(wps: float | None) -> str:
+    """``695k words/s``, ``1.19M words/s``."""
+    if wps is None or not math.isfinite(wps):
+        return "- words/s"
+    if wps >= 1e6:
+        return f"{wps / 1e6:.2f}M words/s"
+    if wps >= 1e3:
+        return f"{wps / 1e3:.0f}k words/s"
+    return f"{wps:.0f} words/s"
+
+
+def progress_text(loss: float, wps: float | None, epoch: int | None = None,
+                  epochs: int | None = None) -> str:
+    """Format the postfix of a training bar: epoch, loss (the last per-epoch figure), words/s."""
+    parts = []
+    if epoch is not None:
+        parts.append(f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}")
+    if loss is not None and math.isfinite(loss):
+        parts.append(f"loss {loss:.4f}")
+    parts.append(format_rate(wps))
+    return ", ".join(parts)
+
+
 # -------------------------------------------------------------------------------------- trainer
 class Word2Vec:
     """Train word vectors with CBOW or skip-gram and negative sampling.
 
     The constructor only stores the configuration; :meth:`fit` does the work and sets ``wv_``
-    (a :class:`~embedkit.text.word_vectors.WordVectors`), ``loss_history_`` (the true mean
-    negative-sampling loss of each epoch, per positive pair), ``words_per_second_``,
-    ``corpus_words_`` (tokens per epoch, before ``min_count``) and ``training_time_``.
+    (a :class:`~embedkit.text.word_vectors.WordVectors`), ``loss_history_``, ``initial_loss_``,
+    ``online_loss_history_``, ``words_per_second_``, ``corpus_words_`` (tokens per epoch, before
+    ``min_count``) and ``training_time_``.
+
+    ``loss_history_[e]`` is the negative-sampling loss per positive pair after epoch ``e``, measured
+    with the weights frozen on a fixed sample of the corpus (every k-th sentence, 32k-64k tokens,
+    or the whole corpus if smaller) with the same subsampling, windows and negatives every time;
+    ``initial_loss_`` is the same figure before training. It is comparable from epoch to epoch.
+    ``online_loss_history_`` is the running mean of each pair's loss while it was trained on: it is
+    *not* comparable across epochs, since with a high learning rate the weights follow the text
+    being read (a Wikipedia article's own words) and score it better than the model as a whole
+    does; as the rate decays that advantage goes, so on ordered text it can rise while the
+    model improves (issue #17: FastText on enwiki, see TEXT17_NOTES.md).
 
     >>> corpus = [["king", "queen", "royal"], ["cat", "dog", "pet"]] * 200
     >>> model = Word2Vec(vector_size=20, min_count=1, sample=0, epochs=3, seed=0, workers=1).fit(corpus)
@@ -249,7 +293,8 @@ class Word2Vec:
         tokenizer: ``"english"`` (lower-case letter/digit runs), ``"whitespace"``, ``"korean"``
             (kiwipiepy morphemes) or a callable; used for file corpora only.
         progress: show a progress bar (None: on a terminal), or a callable
-            ``progress(words_done, words_total, loss, words_per_second)``.
+            ``progress(words_done, words_total, loss, words_per_second)`` (``loss``: the
+            per-epoch figure of the last finished epoch, ``initial_loss_`` during the first).
     """
 
     _architectures = ("skipgram", "cbow")
@@ -314,13 +359,27 @@ class Word2Vec:
 
         return get_tokenizer(self.tokenizer)
 
-    def _scan(self, corpus, tokenizer) -> tuple[list[str], np.ndarray, int, int]:
+    def _scan(self, corpus, tokenizer, probe: list | None = None
+              ) -> tuple[list[str], np.ndarray, int, int]:
+        """Count the words, and fill ``probe`` (if given) with every k-th sentence.
+
+        k doubles as needed, so that the sample keeps between PROBE_WORDS and 2 * PROBE_WORDS
+        tokens spread over the corpus (or the whole corpus if it is smaller).
+        """
         counts: Counter = Counter()
         total = 0
         sentences = 0
+        stride, probe_words = 1, 0
         for tokens in iter_sentences(corpus, tokenizer):
             counts.update(tokens)
             total += len(tokens)
+            if probe is not None and sentences % stride == 0:
+                probe.append(tokens)
+                probe_words += len(tokens)
+                if probe_words > 2 * PROBE_WORDS:
+                    probe[:] = probe[::2]
+                    stride *= 2
+                    probe_words = sum(map(len, probe))
             sentences += 1
         if total == 0:
             raise InvalidInput("The corpus is empty: it has no tokens to learn from")
@@ -370,6 +429,40 @@ class Word2Vec:
         if flat:
             yield encode()
 
+    @staticmethod
+    def _encode_probe(sentences: list, index: dict) -> _Chunk:
+        get = index.get
+        rows = [np.array([i for i in map(get, toks) if i is not None], dtype=np.int32)
+                for toks in sentences]
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=starts[1:])
+        ids = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+        return _Chunk(np.ascontiguousarray(ids, dtype=np.int32), starts, int(starts[-1]))
+
+    def _probe_loss(self, kernel, syn0, syn1, probe: _Chunk, keep, alias_prob, alias_idx, extra,
+                    n_parts: int) -> float:
+        """Measure the training objective on the probe sentences with the weights frozen.
+
+        The kernel runs at learning rate 0, with the same subsampling, windows and negatives at
+        every call.
+        """
+        n_sent = len(probe.starts) - 1
+        if n_sent == 0 or len(probe.ids) == 0:
+            return float("nan")
+        n_parts = max(1, min(n_parts, n_sent))
+        parts = np.searchsorted(probe.starts, np.linspace(0, probe.starts[-1], n_parts + 1))
+        parts = np.maximum.accumulate(parts.astype(np.int64))
+        parts[0], parts[-1] = 0, n_sent
+        seeds = np.random.SeedSequence([self.seed, 17]).generate_state(n_parts, np.uint64)
+        seeds |= np.uint64(1)
+        out_loss = np.zeros(n_parts, dtype=np.float64)
+        out_pairs = np.zeros(n_parts, dtype=np.int64)
+        kernel(syn0, syn1, probe.ids, probe.starts, parts, keep, alias_prob, alias_idx,
+               self.window, self.negative, 0.0, 0.0, 0.0, 1.0, seeds, MAX_SENTENCE_LENGTH,
+               *extra, out_loss, out_pairs)
+        pairs = int(out_pairs.sum())
+        return float(out_loss.sum()) / pairs if pairs else float("nan")
+
     def _init_weights(self, n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         d = self.vector_size
         syn0 = rng.random((n_rows, d), dtype=np.float32)
@@ -389,7 +482,7 @@ class Word2Vec:
         Args:
             corpus: a text file, a folder of text files, or a re-iterable of token lists.
             y: ignored (scikit-learn convention).
-            callback: called after each epoch as ``callback(epoch, mean_loss)``.
+            callback: called after each epoch as ``callback(epoch, loss)`` (``loss_history_[epoch]``).
         """
         self._validate()
         require("numba", "words", "training word vectors")
@@ -399,11 +492,14 @@ class Word2Vec:
         _check_reiterable(corpus)
         tokenizer = self._tokenizer()
         t0 = time.perf_counter()
-        words, freq, total_tokens, _ = self._scan(corpus, tokenizer)
+        probe_sentences: list = []
+        words, freq, total_tokens, _ = self._scan(corpus, tokenizer, probe_sentences)
         vocab_time = time.perf_counter() - t0
         log.info("vocabulary: %d words (min_count=%d) from %d tokens in %.1fs", len(words),
                  self.min_count, total_tokens, vocab_time)
         index = {w: i for i, w in enumerate(words)}
+        probe = self._encode_probe(probe_sentences, index)
+        del probe_sentences
         V, d = len(words), self.vector_size
         rng = np.random.default_rng(self.seed)
         sub = self._subwords(words)
@@ -427,11 +523,20 @@ class Word2Vec:
 
         previous_threads = numba.get_num_threads()
         numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
-        bar = self._progress_bar(int(total_words))
+        bar = None
         self.loss_history_ = []
+        self.online_loss_history_ = []
         words_done = 0
-        t_train = time.perf_counter()
         try:
+            def probe_loss():
+                return self._probe_loss(kernel, syn0, syn1, probe, keep, alias_prob, alias_idx,
+                                        extra, workers)
+
+            loss = self.initial_loss_ = probe_loss()
+            bar = self._progress_bar(int(total_words), loss)
+            if bar is None and callable(self.progress):  # start the caller's clock now
+                self.progress(0, int(total_words), loss, 0.0)
+            t_train = time.perf_counter()
             for epoch in range(epochs):
                 loss_sum, pairs = 0.0, 0
                 for ci, chunk in enumerate(_prefetch(self._chunks(corpus, tokenizer, index, chunk_words))):
@@ -456,14 +561,23 @@ class Word2Vec:
                     loss_sum += float(out_loss.sum())
                     pairs += int(out_pairs.sum())
                     elapsed = time.perf_counter() - t_train
-                    self._report(bar, chunk.raw_words, words_done, total_words,
-                                 loss_sum / max(pairs, 1), words_done / max(elapsed, 1e-9))
-                mean_loss = loss_sum / max(pairs, 1)
-                self.loss_history_.append(mean_loss)
-                log.info("epoch %d/%d: mean loss %.4f, %d positive pairs", epoch + 1, epochs,
-                         mean_loss, pairs)
+                    self._report(bar, chunk.raw_words, words_done, total_words, loss,
+                                 words_done / max(elapsed, 1e-9), epoch)
+                online = loss_sum / max(pairs, 1)
+                t_probe = time.perf_counter()
+                loss = probe_loss()
+                t_train += time.perf_counter() - t_probe  # the probe is not training time
+                self.online_loss_history_.append(online)
+                self.loss_history_.append(loss)
+                log.info("epoch %d/%d: loss %.4f (probe, weights frozen), %.4f (running mean while "
+                         "training), %d positive pairs", epoch + 1, epochs, loss, online, pairs)
+                wps = words_done / max(time.perf_counter() - t_train, 1e-9)
+                if bar is not None:
+                    bar.set_postfix_str(self._postfix(loss, wps, epoch + 1), refresh=True)
+                elif callable(self.progress):  # the epoch's loss, as soon as it is known
+                    self.progress(words_done, int(total_words), loss, wps)
                 if callback is not None:
-                    callback(epoch, mean_loss)
+                    callback(epoch, loss)
         finally:
             numba.set_num_threads(previous_threads)
             if bar is not None:
@@ -487,19 +601,24 @@ class Word2Vec:
         params["trainer"] = type(self).__name__
         return params
 
-    def _progress_bar(self, total):
+    def _progress_bar(self, total, loss):
         if self.progress is None or self.progress is True:
             from tqdm.auto import tqdm
 
-            return tqdm(total=total, desc=type(self).__name__, unit="word", unit_scale=True,
-                        disable=None if self.progress is None else False, leave=False,
-                        dynamic_ncols=True)
+            bar = tqdm(total=total, desc=type(self).__name__, unit="word", unit_scale=True,
+                       disable=None if self.progress is None else False, leave=False,
+                       dynamic_ncols=True, bar_format=BAR_FORMAT)
+            bar.set_postfix_str(self._postfix(loss, None, 1), refresh=False)
+            return bar
         return None
 
-    def _report(self, bar, n, done, total, loss, wps):
+    def _postfix(self, loss, wps, epoch) -> str:
+        return progress_text(loss, wps, epoch, self.epochs)
+
+    def _report(self, bar, n, done, total, loss, wps, epoch):
         if bar is not None:
             bar.update(n)
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.set_postfix_str(self._postfix(loss, wps, epoch + 1), refresh=False)
         elif callable(self.progress):
             self.progress(done, int(total), loss, wps)
 
