@@ -60,7 +60,7 @@ class _Progress:
         self.bar = None
 
     def __call__(self, done, total, loss, wps):
-        from .text.word2vec import BAR_FORMAT, progress_text
+        from ..text.word2vec import BAR_FORMAT, progress_text
 
         if self.bar is None:
             from tqdm.auto import tqdm

@@ -392,21 +392,6 @@ class WordVectors(BaseEncoder):
                    subword=meta.get("subword"), config=meta.get("config") or {},
                    name=name or folder.resolve().name)
 
-    # --------------------------------------------------------------------- other formats
-    @classmethod
-    def from_file(cls, path: str | os.PathLike, *, format: str = "auto", limit: int | None = None,
-                  name: str | None = None) -> WordVectors:
-        """Read word2vec text/binary, fastText ``.vec`` or GloVe text (see :mod:`.formats`)."""
-        from .formats import read_vectors
-
-        return read_vectors(path, format=format, limit=limit, name=name)
-
-    def to_file(self, path: str | os.PathLike, *, format: str = "word2vec") -> Path:
-        """Write ``word2vec`` text, ``word2vec-binary``, ``fasttext`` (.vec) or ``glove`` text."""
-        from .formats import write_vectors
-
-        return write_vectors(self, path, format=format)
-
 
 def _jsonable(obj):
     try:
