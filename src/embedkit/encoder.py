@@ -17,7 +17,12 @@ import numpy as np
 from .errors import InvalidInput
 from .similarity import l2_normalize
 
-__all__ = ["Encoder", "BaseEncoder", "progress_bar"]
+__all__ = ["Encoder", "BaseEncoder", "progress_bar", "encode_as", "ROLES"]
+
+#: The roles an item can be embedded in: a search query, or a document searched for.
+ROLES = ("query", "document")
+#: Prompt names that sentence-transformers models use for each role.
+_ROLE_PROMPTS = {"query": ("query",), "document": ("document", "passage", "doc", "corpus")}
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,14 @@ class Encoder(Protocol):
     ) -> np.ndarray:
         """Encode items into a float32 array of shape (len(items), dim)."""
         ...
+
+
+def encode_as(encoder, items, role: str, **options) -> np.ndarray:
+    """``encoder.encode_queries`` / ``encode_documents`` where the encoder has them, else ``encode``."""
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}. Valid roles are: {', '.join(ROLES)}")
+    method = getattr(encoder, "encode_queries" if role == "query" else "encode_documents", None)
+    return (method or encoder.encode)(items, **options)
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None):
@@ -84,6 +97,8 @@ class BaseEncoder:
     default_normalize: bool = True
     #: A hash of the model's content (see :mod:`embedkit.identity`); set by :func:`embedkit.load`.
     fingerprint: str | None = None
+    #: Prompts by name (sentence-transformers' ``prompts``: E5 has ``query`` and ``passage``).
+    prompts: dict[str, str] = {}
     #: Batches above which the progress bar is shown when ``progress`` is None (on a terminal).
     progress_min_batches: int = 4
 
@@ -133,6 +148,39 @@ class BaseEncoder:
         if normalize if normalize is not None else self.default_normalize:
             out = l2_normalize(out)
         return out
+
+    # -- query and document roles ---------------------------------------------------------------
+
+    def prompt_for(self, role: str) -> str | None:
+        """The prompt this model puts before a ``role`` ("query" or "document") text, or None."""
+        if role not in ROLES:
+            raise InvalidInput(f"Unknown role {role!r}. Valid roles are: {', '.join(ROLES)}")
+        for name in _ROLE_PROMPTS[role]:
+            if self.prompts.get(name):
+                return self.prompts[name]
+        return None
+
+    def encode_queries(self, items, **options) -> np.ndarray:
+        """Encode search queries: with the model's query prompt (E5: ``"query: "``), if it has one.
+
+        Symmetric tasks (similarity, STS, clustering) use this for both sides, as E5 recommends.
+        """
+        return self._encode_role(items, "query", **options)
+
+    def encode_documents(self, items, **options) -> np.ndarray:
+        """Encode documents to be searched: with the model's document prompt (E5: ``"passage: "``)."""
+        return self._encode_role(items, "document", **options)
+
+    def _encode_role(self, items, role: str, **options) -> np.ndarray:
+        prompt = self.prompt_for(role)
+        if not prompt:
+            return self.encode(items, **options)
+        return self.encode_with_prompt(items, prompt, **options)
+
+    def encode_with_prompt(self, items, prompt: str, **options) -> np.ndarray:
+        """Encode text items with ``prompt`` before each (other items as they are)."""
+        items = self._prepare(items)
+        return self.encode([prompt + x if isinstance(x, str) else x for x in items], **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, modality={self.modality!r}, dim={self.dim})"

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..encoder import progress_bar
+from ..encoder import encode_as, progress_bar
 from ..errors import EmbedkitError, InvalidInput
 from ..store.results import SourceState
 from .documents import (
@@ -203,14 +203,14 @@ def embed(encoder, batch: list[FileItems], report: IndexReport) -> list[FileItem
     if not inputs:
         return batch
     try:
-        vectors = encoder.encode(inputs, progress=False)
+        vectors = encode_as(encoder, inputs, "document", progress=False)
     except EmbedkitError:
         if getattr(encoder, "modality", "text") not in ("image", "audio"):
             raise
         kept = []
         for f in batch:
             try:
-                f.vectors = encoder.encode(f.inputs, progress=False)
+                f.vectors = encode_as(encoder, f.inputs, "document", progress=False)
                 kept.append(f)
             except EmbedkitError as exc:
                 _skip(report, f.state.source, str(exc))

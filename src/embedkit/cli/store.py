@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ..encoder import encode_as
 from ..errors import EmbedkitError, InvalidInput, StoreCorrupt, StoreNotFound
 from .app import command, echo_json
 
@@ -220,7 +221,10 @@ def search(query, store, image, audio, mode, k, where, model, as_json):
 @click.option("--int8", is_flag=True, help="ONNX int8 quantised model (with --backend onnx).")
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--no-normalize", is_flag=True, help="Do not L2-normalise the vectors.")
-def embed(files, output, model, backend, int8, batch_size, no_normalize):
+@click.option("--as", "role", type=click.Choice(["query", "document"]), default=None,
+              help="Embed as search queries or as documents, with the model's prompt for that role "
+                   "(E5: 'query: ' / 'passage: '). Default: the texts as they are.")
+def embed(files, output, model, backend, int8, batch_size, no_normalize, role):
     """Embed texts, one per line, from FILES or standard input."""
     texts = []
     sources = [(str(f), f.read_bytes()) for f in files] if files else [("<stdin>", sys.stdin.buffer.read())]
@@ -235,7 +239,8 @@ def embed(files, output, model, backend, int8, batch_size, no_normalize):
     if output is not None and output.suffix.lower() not in (".npy", ".parquet", ".jsonl"):
         raise InvalidInput(f"unsupported output {output.name}: use .npy, .parquet or .jsonl")
     encoder = _load(model, backend, int8)
-    vectors = encoder.encode(texts, batch_size=batch_size, normalize=not no_normalize)
+    options = {"batch_size": batch_size, "normalize": not no_normalize}
+    vectors = (encode_as(encoder, texts, role, **options) if role else encoder.encode(texts, **options))
     write_vectors(output, texts, vectors, encoder.name)
     if output is not None:
         click.echo(f"wrote {len(texts)} vectors of dimension {vectors.shape[1]} to {output}", err=True)
@@ -273,13 +278,16 @@ def write_vectors(output: Path | None, texts: list[str], vectors: np.ndarray, mo
 @click.option("--metric", type=click.Choice(["cosine", "dot", "euclidean"]), default="cosine",
               show_default=True)
 def similarity(text_a, text_b, model, metric):
-    """Similarity of two texts (cosine, dot or euclidean distance)."""
+    """Similarity of two texts (cosine, dot or euclidean distance).
+
+    A symmetric comparison: both texts are embedded as queries (with the model's query prompt).
+    """
     from .. import similarity as sim
 
     for name, t in (("TEXT_A", text_a), ("TEXT_B", text_b)):
         if not t.strip():
             raise InvalidInput(f"{name} is empty")
-    vectors = _load(model).encode([text_a, text_b], progress=False)
+    vectors = encode_as(_load(model), [text_a, text_b], "query", progress=False)
     if metric == "euclidean":
         value = float(sim.euclidean(vectors[:1], vectors[1:])[0, 0])
     else:

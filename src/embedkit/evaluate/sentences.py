@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encoder import encode_as
 from ..errors import InvalidInput, require
 
 __all__ = [
@@ -275,11 +276,15 @@ def _encoder_name(encoder) -> str:
 
 def _encode_unique(encoder, texts: list[str], batch_size: int,
                    progress) -> tuple[np.ndarray, list[int]]:
-    """Encode each distinct text once (normalised); return the matrix and each text's row."""
+    """Encode each distinct text once (normalised); return the matrix and each text's row.
+
+    Pairs are a symmetric task: both sides are encoded as queries (E5's "query: " prompt), as the
+    E5 authors recommend for similarity.
+    """
     index: dict[str, int] = {}
     rows = [index.setdefault(t, len(index)) for t in texts]
-    vecs = np.asarray(encoder.encode(list(index), batch_size=batch_size, normalize=True,
-                                     progress=progress), dtype=np.float32)
+    vecs = np.asarray(encode_as(encoder, list(index), "query", batch_size=batch_size, normalize=True,
+                                progress=progress), dtype=np.float32)
     return vecs, rows
 
 
@@ -405,10 +410,12 @@ def evaluate_retrieval(encoder, data, *, ks=DEFAULT_KS, split: str = "test", bat
     started = time.perf_counter()
     qids = list(data.qrels)
     doc_ids = list(data.corpus)
-    docs = np.asarray(encoder.encode([data.corpus[d] for d in doc_ids], batch_size=batch_size,
-                                     normalize=True, progress=progress), dtype=np.float32)
-    queries = np.asarray(encoder.encode([data.queries[q] for q in qids], batch_size=batch_size,
-                                        normalize=True, progress=progress), dtype=np.float32)
+    docs = np.asarray(encode_as(encoder, [data.corpus[d] for d in doc_ids], "document",
+                                batch_size=batch_size, normalize=True, progress=progress),
+                      dtype=np.float32)
+    queries = np.asarray(encode_as(encoder, [data.queries[q] for q in qids], "query",
+                                   batch_size=batch_size, normalize=True, progress=progress),
+                         dtype=np.float32)
     top = _top_k(queries, docs, max(max(ks), 10))
     recall = {k: 0.0 for k in ks}
     mrr = ndcg = 0.0

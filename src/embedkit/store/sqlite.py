@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..encoder import ROLES, encode_as
 from ..errors import (
     DimensionMismatch,
     InvalidInput,
@@ -349,7 +350,7 @@ class VectorStore:
             for i, t in enumerate(texts):
                 if not t.strip():
                     raise InvalidInput(f"text {i} is empty; there is nothing to embed")
-            vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+            vectors = encode_as(self.encoder, texts, "document", batch_size=batch_size, progress=progress)
         dim = self.dim if self.dim is not None else getattr(self._encoder, "dim", None)
         vectors = as_matrix(vectors, name="vectors", dim=dim)
         if len(vectors) != n:
@@ -415,6 +416,10 @@ class VectorStore:
                 values["model_spec"] = getattr(encoder, "spec", None) or encoder.name
             if fp is not None and "model_fingerprint" not in self.meta:
                 values["model_fingerprint"] = fp  # also for stores recorded by name only
+            if "model_prompts" not in self.meta:
+                prompts = {r: getattr(encoder, "prompt_for", lambda _: None)(r) for r in ROLES}
+                values["model_prompts"] = json.dumps({r: p for r, p in prompts.items() if p},
+                                                     ensure_ascii=False)
         if values:
             self._set_meta(**values)
 
@@ -538,7 +543,7 @@ class VectorStore:
             if self.encoder is None:
                 raise InvalidInput("a text query needs the store's encoder: open the store with "
                                    f"VectorStore(path, encoder=embedkit.load({self.model_spec!r}))")
-            q = self.encoder.encode([query], progress=False)
+            q = encode_as(self.encoder, [query], "query", progress=False)
         else:
             q = query
         dim = self.dim

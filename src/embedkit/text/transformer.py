@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,7 @@ class FolderConfig:
     pooling: str
     normalize: bool
     max_length: int | None
+    prompts: dict[str, str] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> dict:
@@ -114,7 +115,14 @@ def read_folder_config(folder: Path) -> FolderConfig:
             f"Invalid pooling mode {pooling!r} in {folder}. Valid pooling modes are: "
             f"{', '.join(POOLING_MODES)}"
         )
-    return FolderConfig(transformer_dir, pooling, normalize, max_length)
+    prompts = {}
+    if (folder / "config_sentence_transformers.json").is_file():
+        raw = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
+        if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+            raise ModelNotFound(f"{folder / 'config_sentence_transformers.json'}: 'prompts' must map "
+                                "names to strings")
+        prompts = {str(k): v for k, v in raw.items()}
+    return FolderConfig(transformer_dir, pooling, normalize, max_length, prompts)
 
 
 def is_model_folder(folder: Path) -> bool:
@@ -180,6 +188,7 @@ class TransformerBase(BaseEncoder):
         if self.model_config.get("model_type", "") in ("roberta", "xlm-roberta", "camembert"):
             limit -= 2  # RoBERTa reserves the first positions for padding offsets
         self.max_length = int(min(max_length or cfg.max_length or limit, limit))
+        self.prompts = dict(cfg.prompts)
         self._prefix, self._suffix = special_tokens(self.tokenizer)
         self.n_special = len(self._prefix) + len(self._suffix)
         self.window = self.max_length - self.n_special
@@ -209,9 +218,10 @@ class TransformerBase(BaseEncoder):
                 return spans
             start += stride
 
-    def _text_spans(self, n_tokens: int) -> list[tuple[int, int]]:
+    def _text_spans(self, n_tokens: int, window: int | None = None) -> list[tuple[int, int]]:
         """The token windows of one text: all of them, or only the first with ``truncate``."""
-        spans = self._spans(n_tokens, self.window, self.overlap)
+        window = self.window if window is None else window
+        spans = self._spans(n_tokens, window, min(self.overlap, window // 2))
         return spans[:1] if self.truncate else spans
 
     def _warn_truncated(self, lengths: list[int]) -> None:
@@ -262,13 +272,13 @@ class TransformerBase(BaseEncoder):
         hidden, mask = self._forward_hidden(batch)
         return pool(hidden, mask, self.pooling)
 
-    def _segments(self, texts: list[str]):
+    def _segments(self, texts: list[str], window: int | None = None):
         encs = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         ids = [e.ids for e in encs]
         self._warn_truncated([len(t) for t in ids])
         segments: list[tuple[int, int, int]] = []  # (text index, first token, end token)
         for t, toks in enumerate(ids):
-            for a, b in self._text_spans(len(toks)):
+            for a, b in self._text_spans(len(toks), window):
                 segments.append((t, a, b))
         return ids, encs, segments
 
@@ -279,13 +289,34 @@ class TransformerBase(BaseEncoder):
         An empty text is encoded as the model's special tokens alone (as sentence-transformers
         does); control characters are dropped by the tokenizer's normaliser.
         """
+        return self._encode(items, [], batch_size=batch_size, normalize=normalize, progress=progress)
+
+    def encode_with_prompt(self, items, prompt: str, *, batch_size: int = 32,
+                           normalize: bool | None = None, progress: bool | None = None) -> np.ndarray:
+        """Encode texts with ``prompt`` before each; a long text gets it in every window.
+
+        The prompt's tokens are those of ``prompt + text`` (its trailing space belongs to the first
+        word, as one tokenisation of the whole would give), so short texts embed exactly as
+        sentence-transformers' ``encode(..., prompt=prompt)``.
+        """
+        if not isinstance(prompt, str):
+            raise InvalidInput(f"prompt must be a str, got {type(prompt).__name__}")
+        prompt_ids = self.tokenizer.encode(prompt.rstrip(), add_special_tokens=False).ids
+        if len(prompt_ids) > self.window // 2:
+            raise InvalidInput(f"the prompt {prompt!r} takes {len(prompt_ids)} tokens, more than half "
+                               f"of the model's {self.window}-token window")
+        return self._encode(items, prompt_ids, batch_size=batch_size, normalize=normalize,
+                            progress=progress)
+
+    def _encode(self, items, prompt_ids: list[int], *, batch_size: int, normalize: bool | None,
+                progress: bool | None) -> np.ndarray:
         self._check_batch_size(batch_size)
         texts = self._prepare(items)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids, _, segments = self._segments(texts)
-        rows = [self._prefix + ids[t][a:b] + self._suffix for t, a, b in segments]
+        ids, _, segments = self._segments(texts, self.window - len(prompt_ids))
+        rows = [self._prefix + prompt_ids + ids[t][a:b] + self._suffix for t, a, b in segments]
         order = sorted(range(len(rows)), key=lambda s: len(rows[s]))
         weights = np.zeros(len(texts), dtype=np.float32)
         show = self._show_progress(len(rows), batch_size, progress)
@@ -295,7 +326,7 @@ class TransformerBase(BaseEncoder):
                 vecs = self._forward([rows[s] for s in idx])
                 for s, vec in zip(idx, vecs):
                     t = segments[s][0]
-                    w = max(len(rows[s]) - self.n_special, 1)
+                    w = max(len(rows[s]) - self.n_special - len(prompt_ids), 1)
                     out[t] += w * vec
                     weights[t] += w
                 bar.update(len(idx))
