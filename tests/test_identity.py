@@ -14,9 +14,8 @@ from embedkit.models import default_model_path
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDKIT_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def cache(embedkit_cache):
+    return embedkit_cache
 
 
 def test_same_model_by_two_specs_has_one_fingerprint(cache):

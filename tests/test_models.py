@@ -7,23 +7,45 @@ import pytest
 
 import embedkit
 from embedkit.errors import InvalidInput, ModelNotFound
-from embedkit.models import default_model_path
+from embedkit.models import minilm_path
 
 
 @pytest.fixture(scope="module")
 def minilm():
-    return embedkit.load()
+    return embedkit.load("all-MiniLM-L6-v2")
 
 
-def test_default_model_is_minilm_and_matches_sentence_transformers(minilm):
+def test_minilm_by_name_matches_sentence_transformers(minilm):
     from sentence_transformers import SentenceTransformer
 
     texts = ["A red car is parked outside.", "Bananas are rich in potassium.", "자동차를 샀다"]
     ours = minilm.encode(texts)
-    ref = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    ref = SentenceTransformer(str(minilm_path()), device="cpu").encode(texts, normalize_embeddings=True)
     assert ours.dtype == np.float32 and ours.shape == (3, 384)
     np.testing.assert_allclose((ours * ref).sum(1), 1.0, atol=1e-5)
-    assert minilm.name == "sentence-transformers/all-MiniLM-L6-v2" and minilm.spec == "default"
+    assert minilm.name == "sentence-transformers/all-MiniLM-L6-v2" and minilm.spec == "all-MiniLM-L6-v2"
+    assert embedkit.load("sentence-transformers/all-MiniLM-L6-v2").fingerprint == minilm.fingerprint
+
+
+def test_default_model_is_multilingual_and_records_its_own_name():
+    enc = embedkit.load()
+    assert enc.name == "multilingual-e5-small" and enc.spec == "multilingual-e5-small"
+    assert enc.prompt_for("query") == "query: " and enc.prompt_for("document") == "passage: "
+    car, vehicle, banana = enc.encode_queries(["자동차", "차량", "바나나"])
+    assert car @ vehicle > car @ banana + 0.05
+    ko, en, other = enc.encode_queries(["고양이가 소파에서 잔다", "The cat is sleeping on the sofa",
+                                        "Stock prices fell sharply"])
+    assert ko @ en > ko @ other + 0.03  # one space for Korean and English (E5: cosines 0.7-1)
+
+
+def test_store_recorded_as_default_before_0_2_loads_minilm(tmp_path, minilm):
+    path = tmp_path / "old.db"
+    with embedkit.VectorStore(path, dim=384) as store:  # as 0.1 recorded the default model
+        store._set_meta(model=minilm.name, model_spec="default")
+        store.add(["My old car needs new brakes"], ids=["a"], vectors=minilm.encode(["My old car needs new brakes"]))
+    with embedkit.open(path) as store:
+        assert store.search("vehicle repair", k=1)[0].id == "a"
+        assert store.encoder.name == minilm.name
 
 
 def test_encode_is_always_2d_and_normalised(minilm):
@@ -75,7 +97,7 @@ def test_not_a_model_folder(tmp_path):
 
 def test_local_sentence_transformers_folder(tmp_path, minilm):
     folder = tmp_path / "my-model"
-    shutil.copytree(default_model_path(), folder)
+    shutil.copytree(minilm_path(), folder)
     enc = embedkit.load(folder)
     assert enc.name == "my-model" and enc.spec == str(folder.resolve())
     np.testing.assert_allclose(enc.encode(["x y z"]), minilm.encode(["x y z"]), atol=1e-6)
@@ -94,7 +116,7 @@ def test_hub_id_resolved_from_the_hub_cache(tmp_path, monkeypatch):
     """The real huggingface_hub code finds a model in its cache layout, offline."""
     cache = tmp_path / "hub"
     snapshot = cache / "models--acme--mini" / "snapshots" / ("0" * 40)
-    shutil.copytree(default_model_path(), snapshot)
+    shutil.copytree(minilm_path(), snapshot)
     (cache / "models--acme--mini" / "refs").mkdir()
     (cache / "models--acme--mini" / "refs" / "main").write_text("0" * 40)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -15,7 +15,7 @@ from .encoder import Encoder
 from .errors import EmbedkitError
 from .models import load
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Encoder", "EmbedkitError", "VectorStore", "WordVectors", "load", "open", "__version__"]
 

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from .folders import cache_root
 
-__all__ = ["folder_fingerprint", "settings_fingerprint", "fingerprint_of", "MODEL_FILE_SUFFIXES"]
+__all__ = ["folder_fingerprint", "settings_fingerprint", "fingerprint_of", "file_sha256",
+           "MODEL_FILE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,16 @@ def _file_digest(path: Path, cache: dict) -> tuple[str, bool]:
     _memory[real] = entry
     cache[real] = list(entry)
     return entry[2], True
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of one file, cached like the model files' (by path, size and mtime)."""
+    with _lock:
+        cache = _load_cache()
+        digest, new = _file_digest(Path(path), cache)
+        if new:
+            _save_cache(cache)
+    return digest
 
 
 def _model_files(folder: Path) -> list[Path]:

