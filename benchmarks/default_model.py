@@ -12,7 +12,11 @@ Every variant runs on the same data in one run:
   news-dev + jhe-dev): for each Korean sentence, is its English translation ranked first
   (recall@1) or in the top 10 among all the English sentences? And the other way round. Both sides
   as queries (a symmetric task).
-- The sample collection (examples/sample): the demo's queries, searched as queries over the
+- Held-out cross-lingual retrieval: 40 Korean-English sentence pairs written for this benchmark
+  (benchmarks/heldout/ko_en_pairs.tsv, in no dataset of ../shared): each Korean sentence must find
+  its English translation among those 40 plus the English sides of the dev pairs above (1,753
+  candidates), and the other way round.
+- The sample collection (examples/sample, also written for the project): the demo's queries, searched as queries over the
   documents encoded as documents (what the store does): how many of the top 8 are on topic, per
   query; and for each topic, the share of the top 10 that is on topic for an English and a Korean
   query naming it, over the English and over the Korean documents.
@@ -145,6 +149,12 @@ def run_variant(name: str, pairs: list[dict]) -> dict:
     en = enc.encode_queries([r["en"] for r in pairs], batch_size=64)
     out["translation_retrieval"] = {"pairs": len(pairs), "ko->en": retrieval(ko, en),
                                     "en->ko": retrieval(en, ko)}
+    held = _tsv(Path(__file__).resolve().parent / "heldout" / "ko_en_pairs.tsv")
+    hk = enc.encode_queries([r["ko"] for r in held], batch_size=64)
+    he = enc.encode_queries([r["en"] for r in held], batch_size=64)
+    out["heldout_translation_retrieval"] = {
+        "pairs": len(held), "candidates": len(held) + len(pairs),
+        "ko->en": retrieval(hk, np.concatenate([he, en])), "en->ko": retrieval(he, np.concatenate([hk, ko]))}
     out["sample"] = sample_collection(enc)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
@@ -167,6 +177,7 @@ def main() -> None:
         demo = r["sample"]["demo_on_topic@8"]
         print(f"{name:<13} STS-B {s['stsb_dev_en']:.3f}  KorSTS {s['korsts_dev_ko']:.3f}  "
               f"ko->en R@1 {t['ko->en']['recall@1']:.3f}  en->ko R@1 {t['en->ko']['recall@1']:.3f}  "
+              f"held-out ko->en R@1 {r['heldout_translation_retrieval']['ko->en']['recall@1']:.3f}  "
               f"demo " + " ".join(f"{v}/8" for v in demo.values()), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -1,9 +1,10 @@
 """Issue #17 B: is FastText's rising per-epoch loss a measurement artefact or real drift?
 
-    python benchmarks/fasttext_loss.py TRAIN.txt HELDOUT.txt [--gensim] [--epochs 5] [--workers 1]
+    python benchmarks/fasttext_loss.py [TRAIN.txt HELDOUT.txt] [--gensim] [--epochs 5] [--workers 1]
 
-TRAIN / HELDOUT: whitespace-tokenised text, one sentence per line (see TEXT17_NOTES.md for how the
-1.5M-token enwiki_sample slice was made). After every epoch it prints, for embedkit's FastText (and
+TRAIN / HELDOUT: whitespace-tokenised text, one sentence per line. Without them, the first 1.5M
+tokens of ../shared/data/enwiki_sample (article order kept) are the training text and the next
+0.3M the held-out text (written once under benchmarks/.cache/). After every epoch it prints, for embedkit's FastText (and
 gensim's with ``--gensim``, same hyperparameters):
 
 * ``reported``: the trainer's ``loss_history_`` entry (embedkit only; gensim reports none), then
@@ -209,10 +210,42 @@ def run_gensim(train, held, epochs, workers, seed):
               callbacks=[Cb()])
 
 
+def enwiki_slice(train_tokens: int = 1_500_000, held_tokens: int = 300_000) -> tuple[Path, Path]:
+    """The default data: the start of enwiki_sample, tokenised, split into train and held-out."""
+    import lzma
+
+    from embedkit.text.tokenize import tokenize
+
+    source = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "enwiki_sample" \
+        / "enwiki_sample.txt.xz"
+    cache = Path(__file__).resolve().parent / ".cache"
+    train_path, held_path = cache / "ft_loss_train.txt", cache / "ft_loss_heldout.txt"
+    if train_path.is_file() and held_path.is_file():
+        return train_path, held_path
+    if not source.is_file():
+        raise SystemExit(f"no {source}: pass TRAIN.txt HELDOUT.txt")
+    cache.mkdir(exist_ok=True)
+    n = 0
+    with lzma.open(source, "rt", encoding="utf-8") as f, open(train_path, "w") as tr, \
+            open(held_path, "w") as he:
+        for line in f:
+            t = tokenize(line)
+            if not t:
+                continue
+            n += len(t)
+            if n <= train_tokens:
+                tr.write(" ".join(t) + "\n")
+            elif n <= train_tokens + held_tokens:
+                he.write(" ".join(t) + "\n")
+            else:
+                break
+    return train_path, held_path
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("train")
-    ap.add_argument("heldout")
+    ap.add_argument("train", nargs="?")
+    ap.add_argument("heldout", nargs="?")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
@@ -224,6 +257,8 @@ def main():
     ap.add_argument("--shuffle-block", type=int, default=0, metavar="WORDS",
                     help="shuffle the lines within consecutive blocks of about WORDS tokens (once)")
     a = ap.parse_args()
+    if a.train is None or a.heldout is None:
+        a.train, a.heldout = enwiki_slice()
     train, held = read(a.train), read(a.heldout)
     if a.shuffle:
         order = np.random.default_rng(0).permutation(len(train))
