@@ -33,6 +33,8 @@ QUERIES = [  # (query, the topic that counts as relevant)
     ("우주 정거장에서 사람들은 어떻게 생활하나요?", "space"),  # answered only by English documents
     ("how is kimchi made?", "kimchi"),  # answered only by Korean documents
 ]
+#: The cross-lingual queries, and the language of the documents that answer them.
+CROSS_LINGUAL = {"우주 정거장에서 사람들은 어떻게 생활하나요?": "en", "how is kimchi made?": "ko"}
 MODES = ("keyword", "vector", "hybrid")
 
 
@@ -97,12 +99,21 @@ def main() -> None:
             counts = {m: sum(topics.get(h.metadata.get("row")) == topic for h in results[m]) for m in MODES}
             print("on-topic in the top {}: ".format(args.k)
                   + ", ".join(f"{m} {counts[m]}/{len(results[m])}" for m in MODES) + "\n")
-            summary.append({"query": query, "topic": topic, **{m: counts[m] for m in MODES}})
+            row = {"query": query, "topic": topic, **{m: counts[m] for m in MODES}}
+            if query in CROSS_LINGUAL:  # the same search among the other language's documents only
+                lang = CROSS_LINGUAL[query]
+                hits = store.search(query, k=args.k, mode="vector", where={"lang": lang})
+                row[f"vector, lang={lang} only"] = sum(topics.get(h.metadata.get("row")) == topic for h in hits)
+                print(f"vector search with --where lang={lang} (documents in the answer's language only): "
+                      f"{row[f'vector, lang={lang} only']}/{len(hits)} on topic\n")
+            summary.append(row)
         print("(* = a document about the query's topic)\n")
         print(f"On-topic in the top {args.k} ({encoder.name}):")
-        print(f"  {'query':<34} " + " ".join(f"{m:>8}" for m in MODES))
+        print(f"  {'query':<34} " + " ".join(f"{m:>8}" for m in MODES) + "   vector, answer's language only")
         for row in summary:
-            print(f"  {fit(row['query'], 34)} " + " ".join(f"{row[m]:>6}/{args.k}" for m in MODES))
+            other = [v for key, v in row.items() if key.startswith("vector, lang=")]
+            print(f"  {fit(row['query'], 34)} " + " ".join(f"{row[m]:>6}/{args.k}" for m in MODES)
+                  + (f"   {other[0]:>6}/{args.k}" if other else ""))
         if args.json:
             args.json.write_text(json.dumps({"model": encoder.name, "k": args.k, "queries": summary},
                                             ensure_ascii=False, indent=2), encoding="utf-8")

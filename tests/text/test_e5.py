@@ -359,3 +359,13 @@ def test_import_does_not_import_torch():
     code = ("import sys, embedkit, embedkit.text.e5; "
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_awkward_texts_encode_like_the_engine(enc, engine):
+    """Empty text, emoji, control characters and mixed scripts: finite vectors, close to the engine's."""
+    texts = ["", "   ", "🚗💨 빠르다!", "탭\t과\n줄바꿈\x07벨", "서울 Seoul 東京 Москва ٱلْعَرَبِيَّة", "ㅋㅋㅋㅋ", "a" * 3000]
+    ours = enc.encode_queries(texts)
+    assert ours.shape == (len(texts), 384) and np.isfinite(ours).all()
+    theirs = np.asarray(engine.query(texts[2:]), dtype=np.float32)  # the engine refuses empty text
+    cos = (ours[2:] * theirs).sum(1)
+    assert cos.min() > 0.97, cos

@@ -625,6 +625,8 @@ class VectorStore:
         return {
             "path": self.path, "count": self.count(), "dim": self.dim, "metric": self.metric,
             "model": self.model, "model_spec": self.model_spec,
+            "model_fingerprint": self.meta.get("model_fingerprint"),
+            "model_prompts": json.loads(self.meta.get("model_prompts") or "{}"),
             "sources": int(self._query("SELECT COUNT(*) FROM sources")[0][0]),
             "created_at": time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                         time.gmtime(float(self.meta.get("created_at", "0")))),
