@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from .errors import ModelNotFound, require
 
-__all__ = ["cache_root", "package_folder", "hub_folder", "model_folder"]
+__all__ = ["cache_root", "package_folder", "hub_folder", "model_folder", "atomic_folder"]
 
 #: The file patterns fetched from a hub repository (weights, configs, tokenizers; no pickles).
 HUB_PATTERNS = ("*.json", "*.txt", "*.model", "*.safetensors", "**/*.json", "**/*.txt",
@@ -22,7 +24,30 @@ HUB_PATTERNS = ("*.json", "*.txt", "*.model", "*.safetensors", "**/*.json", "**/
 
 def cache_root() -> Path:
     """embedkit's cache: ``$EMBEDKIT_CACHE``, else ``~/.cache/embedkit`` (converted and exported models)."""
-    return Path(os.environ.get("EMBEDKIT_CACHE") or os.path.join(Path.home(), ".cache", "embedkit"))
+    return Path(os.environ.get("EMBEDKIT_CACHE") or os.path.join(Path.home(), ".cache", "embedkit")
+                ).expanduser()
+
+
+def atomic_folder(target: Path, build, *, marker: str) -> Path:
+    """Build a folder with ``build(tmp)`` in a temporary sibling and rename it to ``target``.
+
+    A killed build leaves no half-written ``target``. When another process renamed its own build
+    into place first (``target/marker`` exists), theirs is kept.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        build(tmp)
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / marker).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def package_folder(package: str, relative: str, *, pip_name: str, extra: str) -> Path:

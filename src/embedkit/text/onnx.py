@@ -23,13 +23,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..encoder import quiet_loading
 from ..errors import EmbedkitError, InvalidInput, ModelNotFound, require
+from ..folders import atomic_folder, cache_root
 from .transformer import TransformerBase
 
 __all__ = ["OnnxEncoder", "QUANTIZE_MODES", "OPTIMIZATION_LEVELS", "cache_dir", "physical_cores",
@@ -55,8 +55,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def cache_dir() -> Path:
     """Where exported models live: ``$EMBEDKIT_CACHE/onnx``, else ``~/.cache/embedkit/onnx``."""
-    root = os.environ.get("EMBEDKIT_CACHE") or os.path.join(Path.home(), ".cache", "embedkit")
-    return Path(root).expanduser() / "onnx"
+    return cache_root() / "onnx"
 
 
 def physical_cores() -> int:
@@ -100,22 +99,6 @@ def model_hash(transformer_dir: Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:32]
-
-
-def _atomic_dir(target: Path, build) -> Path:
-    """Build a folder with ``build(tmp)`` in a temporary sibling and rename it to ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        build(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first: keep theirs
-            if not (target / "model.onnx").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _forward_params(model) -> set[str]:
@@ -252,7 +235,7 @@ class OnnxEncoder(TransformerBase):
         if not (fp32 / "model.onnx").is_file():
             log.info("exporting %s to ONNX in %s (once)", self.path, fp32)
             try:
-                _atomic_dir(fp32, lambda tmp: self._export(tmp))
+                atomic_folder(fp32, self._export, marker="model.onnx")
             except EmbedkitError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the exporter raises anything
@@ -266,7 +249,7 @@ class OnnxEncoder(TransformerBase):
         if not (target / "model.onnx").is_file():
             log.info("quantising %s to %s in %s (once)", self.path, self.variant, target)
             try:
-                _atomic_dir(target, lambda tmp: self._quantize(fp32 / "model.onnx", tmp))
+                atomic_folder(target, lambda tmp: self._quantize(fp32 / "model.onnx", tmp), marker="model.onnx")
             except Exception as exc:  # noqa: BLE001
                 raise EmbedkitError(
                     f"could not quantise the ONNX export of {self.path} to int8 "
