@@ -195,3 +195,22 @@ def test_help_lists_families_in_order():
     positions = [out.index(h) for h in heads]
     assert positions == sorted(positions)
     assert out.index("index") < out.index("neighbors") < out.index("zero-shot") < out.index("train")
+
+
+def test_index_of_only_missing_paths_is_an_error_and_creates_no_store(tmp_path):
+    res = run("index", tmp_path / "nope.txt", "--store", tmp_path / "new.db")
+    assert res.exit_code == 2 and res.output.startswith("error: no such file or folder")
+    assert not any(tmp_path.glob("new.db*"))
+
+
+def test_reindexing_unchanged_files_loads_no_model(indexed, monkeypatch):
+    store, docs, _ = indexed
+    import embedkit.models
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded although no file changed")
+
+    monkeypatch.setattr(embedkit.models, "load", refuse)
+    res = run("index", docs, "--store", store, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["unchanged"] == [str(docs / "d.jsonl")]

@@ -163,20 +163,27 @@ def changed(store, files: Iterable[Path], report: IndexReport, bar=None) -> Iter
 
 # ----------------------------------------------------------------------------------- 3. to_items
 def to_items(file: ChangedFile, encoder, *, chunk_tokens: int, overlap: int,
-             text_field: str | None, warnings: list[str]) -> FileItems:
-    """The items of one changed file; raises :class:`SkipFile` when it cannot be indexed."""
+             text_field: str | None, warnings: list[str], modality: str | None = None) -> FileItems:
+    """The items of one changed file; raises :class:`SkipFile` when it cannot be indexed.
+
+    ``encoder`` is the encoder, or a function that returns it: it is called only once the file
+    has been read, so a file that cannot be read costs no model load.
+    """
     source, path = file.state.source, file.path
-    modality = getattr(encoder, "modality", "text")
+    get = encoder if callable(encoder) and not hasattr(encoder, "encode") else (lambda: encoder)
+    modality = modality or getattr(get(), "modality", "text")
     if modality in ("image", "audio") or media_kind(path):
         if modality not in ("image", "audio"):
             kind = media_kind(path)
             raise SkipFile(f"{kind} file; index it into a store with an {kind} model (e.g. --model "
                            "a CLIP folder for images, --model mfcc for audio)")
-        item, meta = read_media(encoder, path, file.data)
+        item, meta = read_media(get(), path, file.data)
         meta["source"] = source
         return FileItems(file.state, file.existed, [path.name], [source], [meta], [item])
     texts, ids, metas = [], [], []
-    for doc in read_documents(path, file.data, text_field=text_field, warnings=warnings):
+    docs = read_documents(path, file.data, text_field=text_field, warnings=warnings)
+    encoder = get()
+    for doc in docs:
         pieces = [c for c in chunk_text(encoder, doc.text, chunk_tokens, overlap) if c[2].strip()]
         base = f"{source}#{doc.key}" if doc.key is not None else source
         for i, (a, b, piece) in enumerate(pieces):
@@ -272,9 +279,12 @@ def index_paths(store, paths: Sequence[str | os.PathLike], *, chunk_tokens: int 
         batch_chunks: chunks encoded together (across files) before they are written.
         on_file: optional callback ``(path, status)`` after each file, for progress reporting.
     """
-    encoder = store.encoder
-    if encoder is None:
-        raise InvalidInput("indexing needs a store opened with an encoder")
+    # The model is loaded only when a file has changed: an unchanged folder is checked without it.
+    modality = store.modality
+    if modality is None:
+        if store.encoder is None:
+            raise InvalidInput("indexing needs a store opened with an encoder")
+        modality = getattr(store.encoder, "modality", "text")
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     if not paths:
@@ -285,24 +295,32 @@ def index_paths(store, paths: Sequence[str | os.PathLike], *, chunk_tokens: int 
     started = time.perf_counter()
     report = IndexReport()
     roots = [Path(p).expanduser().resolve() for p in paths]
-    modality = getattr(encoder, "modality", "text")
     files = discover(roots, suffixes_for(modality), report)
     if not files and not report.skipped and not store.sources():
+        name = store.model or getattr(store.encoder, "name", "?")
         raise InvalidInput(
             f"found no files to index under {', '.join(map(str, roots))}: the store's model "
-            f"{encoder.name!r} embeds {modality}, from {', '.join(suffixes_for(modality))} files")
+            f"{name!r} embeds {modality}, from {', '.join(suffixes_for(modality))} files")
     limit = MEDIA_BATCH if modality in ("image", "audio") else batch_chunks
+
+    def encoder():
+        """The store's encoder, loaded (from the recorded spec) the first time a file needs it."""
+        if store.encoder is None:
+            raise InvalidInput("indexing needs a store opened with an encoder")
+        return store.encoder
     batch: list[FileItems] = []
 
     def flush() -> None:
-        commit(store, embed(encoder, batch, report), report, on_file)
+        if batch:
+            commit(store, embed(store.encoder, batch, report), report, on_file)
         batch.clear()
 
     with progress_bar(len(files), "index", progress) as bar:
         for file in changed(store, files, report, bar):
             try:
                 batch.append(to_items(file, encoder, chunk_tokens=chunk_tokens, overlap=overlap,
-                                      text_field=text_field, warnings=report.warnings))
+                                      text_field=text_field, warnings=report.warnings,
+                                      modality=modality))
             except SkipFile as exc:
                 _skip(report, file.state.source, str(exc), on_file)
                 continue

@@ -13,6 +13,7 @@ exit cleanly too. No traceback reaches the user unless ``EMBEDKIT_DEBUG=1`` is s
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 
@@ -50,8 +51,8 @@ class _Group(click.Group):
             click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
             ctx.exit(2)
         except (OSError, UnicodeDecodeError) as exc:
-            if os.environ.get("EMBEDKIT_DEBUG"):
-                raise
+            if os.environ.get("EMBEDKIT_DEBUG") or getattr(exc, "errno", None) == errno.EPIPE:
+                raise  # a closed pipe (`| head`): click ends quietly
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
@@ -69,7 +70,7 @@ class _Group(click.Group):
             if cmd is None or cmd.hidden:
                 continue
             family = getattr(cmd, "family", None) or "Commands"
-            sections.setdefault(family, []).append((name, cmd.get_short_help_str(limit=70)))
+            sections.setdefault(family, []).append((name, cmd.get_short_help_str(limit=90)))
         order = {f: i for i, f in enumerate(FAMILIES)}
         for family in sorted(sections, key=lambda f: order.get(f, len(order))):
             with formatter.section(family):

@@ -9,7 +9,8 @@ import click
 from ..errors import InvalidInput
 from .app import echo_json, evaluate
 
-MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
+MODEL_HELP = ("Model: 'default' (multilingual-e5-small), 'all-MiniLM-L6-v2', a local folder, or a "
+              "Hugging Face id.")
 
 
 def _shared_data(relative: str) -> Path | None:

@@ -14,7 +14,8 @@ from ..encoder import encode_as
 from ..errors import EmbedkitError, InvalidInput, StoreCorrupt, StoreNotFound
 from .app import command, echo_json
 
-MODEL_HELP = "Model: 'default' (all-MiniLM-L6-v2), a local folder, or a Hugging Face id."
+MODEL_HELP = ("Model: 'default' (multilingual-e5-small), 'all-MiniLM-L6-v2', a local folder, or a "
+              "Hugging Face id.")
 
 
 def _load(model: str | None, backend: str = "torch", int8: bool = False):
@@ -122,6 +123,8 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
         click.echo(f"{status} {path}")
         sys.stdout.flush()
 
+    if not any(Path(p).exists() for p in paths):
+        raise InvalidInput(f"no such file or folder: {', '.join(map(str, paths))}")
     existed = Path(store).exists()
     try:
         with _open_store(store, model=model, create=True) as vs:
@@ -309,7 +312,8 @@ def info(store, as_json):
     if as_json:
         echo_json(data)
     else:
+        width = max(map(len, data))
         for key, value in data.items():
-            click.echo(f"{key:>16}: {value}")
+            click.echo(f"{key:>{width}}: {value}")
     if problems:
         raise StoreCorrupt(f"{store} is damaged: {'; '.join(problems[:5])}")

@@ -162,7 +162,7 @@ def neighbors(word, model, topn, as_json):
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def analogy(a, b, c, model, topn, method, as_json):
-    """A is to B as C is to ?  (e.g. ``embedkit analogy man king woman`` -> queen)."""
+    """A is to B as C is to what: `embedkit analogy man king woman` gives queen."""
     wv = _words_model(model)
     result = wv.analogy(a, b, c, method=method, topn=topn)
     if as_json:

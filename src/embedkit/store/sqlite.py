@@ -228,6 +228,14 @@ class VectorStore:
         return self.meta.get("model")
 
     @property
+    def modality(self) -> str | None:
+        """What the store's model embeds ("text", "image", "audio", ...), without loading it."""
+        recorded = self.meta.get("model_modality")
+        if recorded is None and self._encoder is not None:
+            return getattr(self._encoder, "modality", "text")
+        return recorded
+
+    @property
     def model_spec(self) -> str | None:
         """The spec that loads the store's model again (``embedkit.load(store.model_spec)``)."""
         return self.meta.get("model_spec")
@@ -416,6 +424,7 @@ class VectorStore:
             if "model" not in self.meta:
                 values["model"] = encoder.name
                 values["model_spec"] = getattr(encoder, "spec", None) or encoder.name
+                values["model_modality"] = getattr(encoder, "modality", "text")
             if fp is not None and "model_fingerprint" not in self.meta:
                 values["model_fingerprint"] = fp  # also for stores recorded by name only
             if "model_prompts" not in self.meta:

