@@ -94,15 +94,25 @@ _MIGRATIONS = {1: ("vectors in their own table", _MIGRATE_1_TO_2),
                2: ("keyword index over Korean morphemes", _MIGRATE_2_TO_3)}
 
 
-def _terms(text):
-    try:
-        return analyze(text or "")
-    except EmbedkitError as exc:  # e.g. kiwipiepy missing: fail the write with the reason
-        raise sqlite3.OperationalError(str(exc)) from exc
+def connect(path: str, analysed: dict[str, str] | None = None
+            ) -> tuple[sqlite3.Connection, set[str]]:
+    """Open the database (WAL, ``synchronous=FULL``) and return it with its table names.
 
+    ``analysed`` maps texts to their keyword terms worked out ahead (a whole batch at once, which
+    is faster for Korean); the keyword index's triggers look there before analysing a text alone.
+    """
+    analysed = {} if analysed is None else analysed
 
-def connect(path: str) -> tuple[sqlite3.Connection, set[str]]:
-    """Open the database (WAL, ``synchronous=FULL``) and return it with its table names."""
+    def terms(text):
+        text = text or ""
+        done = analysed.get(text)
+        if done is not None:
+            return done
+        try:
+            return analyze(text)
+        except EmbedkitError as exc:  # e.g. kiwipiepy missing: fail the write with the reason
+            raise sqlite3.OperationalError(str(exc)) from exc
+
     try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         db.execute("PRAGMA journal_mode=WAL")
@@ -113,7 +123,7 @@ def connect(path: str) -> tuple[sqlite3.Connection, set[str]]:
         db.execute("PRAGMA cache_size=-65536")
         db.execute("PRAGMA foreign_keys=ON")
         # The keyword index's triggers call this (Korean morphemes; other text as it is).
-        db.create_function("embedkit_terms", 1, _terms, deterministic=True)
+        db.create_function("embedkit_terms", 1, terms, deterministic=True)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{path} is not a readable embedkit store: {exc}") from exc

@@ -49,7 +49,7 @@ from ..identity import fingerprint_of
 from ..similarity import METRICS, as_matrix, l2_normalize
 from . import schema
 from .ann import AnnParams
-from .filters import fts_query, has_hangul, where_sql
+from .filters import analyze_many, fts_query, has_hangul, where_sql
 from .results import Hit, LazyRows, Record, SourceState, check_k
 from .vector_index import VectorIndex
 
@@ -110,7 +110,8 @@ class VectorStore:
                 if not create:
                     raise StoreNotFound(f"no store at {p}")
                 p.parent.mkdir(parents=True, exist_ok=True)
-        self._db, tables = schema.connect(self.path)
+        self._analysed: dict[str, str] = {}  # keyword terms of the batch being written
+        self._db, tables = schema.connect(self.path, self._analysed)
         if not tables:
             if not create:
                 raise StoreNotFound(f"no store at {self.path}")
@@ -387,9 +388,13 @@ class VectorStore:
         texts, ids, metas, vectors = self._prepare(texts, ids, metadata, vectors, batch_size, progress)
         if not ids:
             return []
-        if any(has_hangul(t) for t in texts):  # the keyword index splits Korean into morphemes
+        korean = [t for t in texts if has_hangul(t)]
+        if korean:  # the keyword index splits Korean into morphemes: analyse the batch at once
             require("kiwipiepy", "korean", "keyword indexing of Korean text")
-        with self._write() as db:
+            analysed = dict(zip(korean, analyze_many(korean)))
+        else:
+            analysed = {}
+        with self._write() as db, self._analysed_as(analysed):
             self._stamp(vectors.shape[1])
             if replace:
                 db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
@@ -410,6 +415,15 @@ class VectorStore:
                 raise InvalidInput(f"the id {taken[0] if taken else '?'!r} is already in the store; "
                                    "use upsert() to replace it") from exc
         return ids
+
+    @contextmanager
+    def _analysed_as(self, terms: dict[str, str]) -> Iterator[None]:
+        """Let the keyword index's triggers use ``terms`` (text -> terms) for this write."""
+        self._analysed.update(terms)
+        try:
+            yield
+        finally:
+            self._analysed.clear()
 
     def _stamp(self, dim: int) -> None:
         """Record the dimension and model on the first write."""

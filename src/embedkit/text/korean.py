@@ -21,7 +21,8 @@ import threading
 
 from ..errors import require
 
-__all__ = ["to_jamo", "from_jamo", "morphemes", "keyword_terms", "KoreanTokenizer", "EMPTY_FINAL",
+__all__ = ["to_jamo", "from_jamo", "morphemes", "keyword_terms", "keyword_terms_many",
+           "KoreanTokenizer", "EMPTY_FINAL",
            "KEYWORD_TAGS"]
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,22 @@ def morphemes(text: str) -> list[str]:
 KEYWORD_TAGS = ("NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "SL", "SH", "SN")
 
 
+def _content_forms(tokens) -> list[str]:
+    # VV-R / VV-I (regular / irregular) are verbs too
+    return [t.form.lower() for t in tokens if t.tag.split("-", 1)[0] in KEYWORD_TAGS]
+
+
+def keyword_terms_many(texts: list[str]) -> list[list[str]]:
+    """:func:`keyword_terms` of many texts, analysed together (kiwipiepy's threads: about twice
+    as fast as one at a time on two cores)."""
+    out: list[list[str]] = [[] for _ in texts]
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    if todo:
+        for i, tokens in zip(todo, _shared_kiwi().tokenize([texts[i] for i in todo])):
+            out[i] = _content_forms(tokens)
+    return out
+
+
 def keyword_terms(text: str) -> list[str]:
     """The content morphemes of ``text`` for a keyword index (see :data:`KEYWORD_TAGS`).
 
@@ -145,9 +162,4 @@ def keyword_terms(text: str) -> list[str]:
     """
     if not text.strip():
         return []
-    out = []
-    for t in _shared_kiwi().tokenize(text):
-        tag = t.tag.split("-", 1)[0]  # VV-R / VV-I (regular / irregular) are verbs too
-        if tag in KEYWORD_TAGS:
-            out.append(t.form.lower())
-    return out
+    return _content_forms(_shared_kiwi().tokenize(text))
