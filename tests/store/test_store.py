@@ -460,3 +460,15 @@ def test_korean_without_kiwipiepy_is_a_clear_error(tmp_path, enc, monkeypatch):
     with pytest.raises(BackendUnavailable, match="embedkit\\[korean\\]"):
         s.add(["한국어 문장"], ids=["ko"])
     assert s.count() == 1 and [h.id for h in s.search("english", mode="keyword")] == ["en"]
+
+
+def test_batch_analysis_indexes_the_same_terms_as_one_at_a_time(tmp_path, enc):
+    from embedkit.store.filters import analyze
+
+    texts = ["자동차를 새로 샀다", "The cars raced", "전기자동차 충전소가 부족하다", "자동차를 새로 샀다 ", "ㅋㅋ 재밌다"]
+    s = VectorStore(tmp_path / "b.db", encoder=enc)
+    s.add(texts, ids=[f"t{i}" for i in range(len(texts))])
+    rows = dict(s._query("SELECT rowid, terms FROM items_fts"))
+    keys = dict(s._query("SELECT id, key FROM items"))
+    assert [rows[keys[f"t{i}"]] for i in range(len(texts))] == [analyze(t) for t in texts]
+    assert s._analysed == {}  # nothing kept after the write
