@@ -59,11 +59,13 @@ def encode_as(encoder, items, role: str, **options) -> np.ndarray:
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None):
-    """A tqdm bar on stderr. ``enabled=None`` shows it only on a terminal."""
-    from tqdm.auto import tqdm
+    """Progress on stderr: a bar on a terminal, a log line every 30 s elsewhere (``enabled=None``).
 
-    return tqdm(total=total, desc=desc, unit="item", disable=(None if enabled is None else not enabled),
-                leave=False, dynamic_ncols=True)
+    See :mod:`embedkit.progress`.
+    """
+    from .progress import progress
+
+    return progress(total, desc, "item", enabled=enabled)
 
 
 @contextmanager

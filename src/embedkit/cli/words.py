@@ -63,11 +63,10 @@ class _Progress:
         from ..text.word2vec import BAR_FORMAT, progress_text
 
         if self.bar is None:
-            from tqdm.auto import tqdm
+            from ..progress import progress
 
-            self.bar = tqdm(total=total, unit="word", unit_scale=True, desc="train",
-                            disable=None if self.enabled is None else not self.enabled,
-                            dynamic_ncols=True, bar_format=BAR_FORMAT)
+            self.bar = progress(total, "train", "words", enabled=self.enabled, unit_scale=True,
+                                bar_format=BAR_FORMAT, rate_in_postfix=True)
         self.bar.set_postfix_str(progress_text(loss, wps if done else None), refresh=False)
         self.bar.update(done - self.bar.n)
 

@@ -603,11 +603,10 @@ class Word2Vec:
 
     def _progress_bar(self, total, loss):
         if self.progress is None or self.progress is True:
-            from tqdm.auto import tqdm
+            from ..progress import progress
 
-            bar = tqdm(total=total, desc=type(self).__name__, unit="word", unit_scale=True,
-                       disable=None if self.progress is None else False, leave=False,
-                       dynamic_ncols=True, bar_format=BAR_FORMAT)
+            bar = progress(total, type(self).__name__, "words", enabled=self.progress,
+                           unit_scale=True, bar_format=BAR_FORMAT, rate_in_postfix=True)
             bar.set_postfix_str(self._postfix(loss, None, 1), refresh=False)
             return bar
         return None
