@@ -83,3 +83,33 @@ def test_formatting():
     assert format_count(1_234_567, False) == "1,234,567"
     assert format_duration(3725) == "1:02:05"
     assert format_duration(None) == "?"
+
+
+def test_word2vec_off_a_terminal_logs_tokenising_and_training(tmp_path, monkeypatch):
+    """The whole point of issue 16: a run whose output goes to a log file says what it does."""
+    from embedkit.text.word2vec import Word2Vec
+
+    stream = _Lines()
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setenv("EMBEDKIT_PROGRESS_INTERVAL", "0.01")
+    path = tmp_path / "c.txt"
+    path.write_text("the cat sat\nthe dog sat\n" * 200, encoding="utf-8")
+
+    def slow_tokenizer(text):  # the first line waits until the tokenising phase has logged
+        if not stream.written.is_set():
+            assert stream.written.wait(10)
+        return text.split()
+
+    slow_tokenizer.cache_key = "test-slow-whitespace"
+
+    def after_epoch(epoch, loss):  # the training phase logs while an epoch's callback runs
+        if epoch == 0:
+            stream.written.clear()
+            assert stream.written.wait(10)
+
+    Word2Vec(vector_size=8, min_count=1, epochs=2, workers=1, tokenizer=slow_tokenizer,
+             token_cache=tmp_path / "cache").fit(path, callback=after_epoch)
+    lines = stream.getvalue().splitlines()
+    assert any(line.startswith("[embedkit] tokenise: ") and " B" in line for line in lines)
+    train = [line for line in lines if line.startswith("[embedkit] Word2Vec: ")]
+    assert train and "words" in train[0] and "epoch" in train[-1]

@@ -101,10 +101,17 @@ class _Progress:
               help="--subword: share negatives within a window (much faster, slightly less accurate).")
 @click.option("--format", "fmt", type=click.Choice(["safetensors", "npy"]), default="safetensors",
               show_default=True)
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--token-cache", "token_cache", type=click.Path(file_okay=False), default=None,
+              help="Folder for the tokenised corpus (default: the embedkit cache); reused by "
+                   "later runs on the same files and tokenizer.")
+@click.option("--no-token-cache", is_flag=True,
+              help="Re-read and re-tokenise the corpus every epoch instead of caching token ids.")
+@click.option("--drop-token-cache", is_flag=True, help="Delete the token cache after training.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: on a terminal; log lines every 30 s elsewhere).")
 def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window, negative, min_count,
                    sample, epochs, learning_rate, workers, seed, min_n, max_n, buckets,
-                   shared_negatives, fmt, progress):
+                   shared_negatives, fmt, token_cache, no_token_cache, drop_token_cache, progress):
     """Train word vectors on CORPUS (a text file, .gz/.xz, or a folder of them)."""
     from ..text.word2vec import FastText, Word2Vec
 
@@ -115,7 +122,8 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
     common = dict(architecture="cbow" if cbow else "skipgram", vector_size=dim, window=window,
                   negative=negative, min_count=min_count, sample=sample, epochs=epochs,
                   learning_rate=learning_rate, workers=workers, seed=seed, tokenizer=tok,
-                  progress=bar)
+                  progress=bar, token_cache=False if no_token_cache else (token_cache or "auto"),
+                  keep_token_cache=not drop_token_cache)
     if subword:
         trainer = FastText(**common, min_n=min_n, max_n=max_n, buckets=buckets, korean_jamo=korean,
                            shared_negatives=shared_negatives)
@@ -130,9 +138,18 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
     wv.name = Path(output).name
     wv.save(output, format=fmt)
     losses = ", ".join(f"{x:.4f}" for x in trainer.loss_history_)
+    epochs_s = ", ".join(f"{x:.1f}" for x in trainer.epoch_times_)
+    if trainer.tokenize_time_ is None:
+        phases = f"vocabulary {trainer.vocabulary_time_:.1f}s"
+    elif trainer.token_cache_reused_:
+        phases = f"tokenised corpus reused from the cache, vocabulary {trainer.vocabulary_time_:.1f}s"
+    else:
+        phases = (f"tokenise {trainer.tokenize_time_:.1f}s, vocabulary "
+                  f"{trainer.vocabulary_time_:.1f}s")
     click.echo(f"trained {len(wv)} words x {wv.dim} dims on {trainer.corpus_words_} tokens/epoch in "
-               f"{time.perf_counter() - t0:.1f}s ({trainer.words_per_second_:,.0f} words/s); "
-               f"loss per epoch: {losses}; saved to {output}")
+               f"{time.perf_counter() - t0:.1f}s ({phases}; epochs {epochs_s}s; "
+               f"{trainer.words_per_second_:,.0f} words/s); loss per epoch: {losses}; "
+               f"saved to {output}")
 
 
 @command("neighbors", family="Word vectors")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 
 from ..errors import require
 
@@ -117,8 +118,24 @@ class KoreanTokenizer:
 
     def batch(self, texts: list[str]) -> list[list[str]]:
         """Tokenise many texts (kiwipiepy works on them together)."""
-        kiwi = self._model()
-        return [self._forms(tokens) for tokens in kiwi.tokenize(texts)]
+        return list(self.stream(texts))
+
+    def stream(self, texts) -> Iterator[list[str]]:
+        """Tokenise an iterable of texts lazily, in order, on all of kiwipiepy's threads.
+
+        kiwipiepy reads ahead from ``texts`` and analyses many at once (one thread per core by
+        default), so a corpus streams through without being held in memory.
+        """
+        for tokens in self._model().tokenize(iter(texts)):
+            yield self._forms(tokens)
+
+    @property
+    def cache_key(self) -> str:
+        """Names this tokenizer and its settings (for token caches)."""
+        import kiwipiepy
+
+        return (f"korean:kiwipiepy-{kiwipiepy.__version__}:lowercase={self.lowercase}:"
+                f"drop_punctuation={self.drop_punctuation}")
 
 
 _default: KoreanTokenizer | None = None

@@ -31,6 +31,10 @@ def whitespace_tokenize(text: str) -> list[str]:
     return text.split()
 
 
+tokenize.cache_key = "english:lower:[^\\W_]+"  # type: ignore[attr-defined]
+whitespace_tokenize.cache_key = "whitespace:split"  # type: ignore[attr-defined]
+
+
 def _korean(text: str) -> list[str]:  # pragma: no cover - replaced by get_tokenizer
     from .korean import morphemes
 

@@ -11,9 +11,11 @@
 A corpus is a text file (one sentence per line; ``.gz``, ``.xz`` and ``.bz2`` are read
 transparently), a folder of such files (read in name order, hidden files skipped), or an
 iterable of token lists (which must be re-iterable: a list, or an object whose ``__iter__`` starts
-over). Files are streamed: memory grows with the vocabulary, not with the corpus. Each epoch the
-text is tokenised and encoded to int32 ids chunk by chunk in a background thread while the numba
-kernels train on the previous chunk.
+over). Files are streamed: memory grows with the vocabulary, not with the corpus. A file corpus is
+tokenised once, in the vocabulary pass, into a cache of int32 ids (:mod:`embedkit.text.corpus`;
+reused by later runs on the same files and tokenizer); each epoch streams the ids chunk by chunk,
+remapped to the vocabulary in a background thread while the numba kernels train on the previous
+chunk. With ``token_cache=False`` the text is re-read and re-tokenised every epoch instead.
 
 Text that is not valid UTF-8 is decoded with ``errors="replace"`` (U+FFFD) and a
 :class:`UnicodeWarning` names the file and the first bad line.
@@ -21,120 +23,67 @@ Text that is not valid UTF-8 is decoded with ``errors="replace"`` (U+FFFD) and a
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import logging
-import lzma
 import math
 import os
 import queue
 import threading
 import time
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidInput, NotFitted, require
+from .corpus import MAX_SENTENCE_LENGTH, iter_sentences
 from .ngrams import ngram_buckets, ngrams
 
 __all__ = ["Word2Vec", "FastText", "iter_sentences", "ngrams", "ngram_buckets"]
 
 log = logging.getLogger(__name__)
 
-#: Sentences longer than this are cut into pieces of this many tokens (as gensim and word2vec.c).
-MAX_SENTENCE_LENGTH = 10_000
 #: Words per training chunk and worker: the unit of streaming encoding and of parallel work.
 CHUNK_WORDS_PER_WORKER = 1 << 18
 #: The per-epoch loss (``loss_history_``) is measured on a fixed, evenly spread sample of the
 #: corpus's sentences holding between this many and twice this many tokens (or the whole corpus).
 PROBE_WORDS = 1 << 15
-_OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".lzma": lzma.open, ".bz2": bz2.open}
 
 
-# --------------------------------------------------------------------------------------- corpus
-def _open_binary(path: Path):
-    return _OPENERS.get(path.suffix.lower(), open)(path, "rb")
+def _probe_positions(lengths) -> list[int]:
+    """The sentences :meth:`Word2Vec._scan` keeps for the probe, from the sentence lengths alone:
+    every k-th, k doubling while the sample holds more than ``2 * PROBE_WORDS`` tokens."""
+    stride, probe, probe_words = 1, [], 0
+    for i, n in enumerate(np.asarray(lengths).tolist()):
+        if i % stride == 0:
+            probe.append(i)
+            probe_words += n
+            if probe_words > 2 * PROBE_WORDS:
+                probe = probe[::2]
+                stride *= 2
+                probe_words = int(sum(lengths[j] for j in probe))
+    return probe
 
 
-def _corpus_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
-        if not files:
-            raise InvalidInput(f"The corpus folder {path} contains no files")
-        return files
-    if path.is_file():
-        return [path]
-    raise InvalidInput(f"The corpus {str(path)!r} does not exist: pass a text file, a folder of "
-                       "text files, or an iterable of token lists")
+class _FileWatch:
+    """Size and modification time of a file corpus's files, to notice a change between epochs."""
 
+    def __init__(self, corpus):
+        from .corpus import corpus_files
 
-def _iter_file_lines(path: Path) -> Iterator[str]:
-    warned = False
-    try:
-        with _open_binary(path) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                try:
-                    yield raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    if not warned:
-                        warnings.warn(f"{path}: line {lineno} is not valid UTF-8; undecodable bytes "
-                                      "are replaced with U+FFFD (reported once per file)",
-                                      UnicodeWarning, stacklevel=2)
-                        warned = True
-                    yield raw.decode("utf-8", errors="replace")
-    except (lzma.LZMAError, EOFError, gzip.BadGzipFile, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise InvalidInput(f"Cannot read the corpus file {path}: {exc}") from exc
+        self.files = (corpus_files(Path(corpus)) if isinstance(corpus, (str, os.PathLike))
+                      else [])
+        self.seen = self._stat()
 
+    def _stat(self):
+        return [(p.stat().st_size, p.stat().st_mtime_ns) for p in self.files]
 
-def _blocks(items: Iterable, size: int) -> Iterator[list]:
-    block = []
-    for item in items:
-        block.append(item)
-        if len(block) >= size:
-            yield block
-            block = []
-    if block:
-        yield block
-
-
-def iter_sentences(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[str]]:
-    """Yield the token lists of a corpus (file, folder, or iterable of token lists)."""
-    if isinstance(corpus, (str, os.PathLike)):
-        batch = getattr(tokenizer, "batch", None)  # e.g. kiwipiepy works faster on many lines
-        for path in _corpus_files(Path(corpus)):
-            lines = _iter_file_lines(path)
-            if batch is not None:
-                groups = (toks for block in _blocks(lines, 2048) for toks in batch(block))
-            else:
-                groups = map(tokenizer, lines)
-            for tokens in groups:
-                if len(tokens) <= MAX_SENTENCE_LENGTH:
-                    yield tokens
-                    continue
-                for start in range(0, len(tokens), MAX_SENTENCE_LENGTH):
-                    yield tokens[start:start + MAX_SENTENCE_LENGTH]
-        return
-    if isinstance(corpus, (bytes, dict)) or not isinstance(corpus, Iterable):
-        raise InvalidInput(
-            "The corpus must be a path to a text file or folder, or an iterable of token lists; "
-            f"got {type(corpus).__name__}"
-        )
-    for i, sentence in enumerate(corpus):
-        if isinstance(sentence, str):
-            raise InvalidInput(
-                f"corpus item {i} is a str; an iterable corpus must yield lists of tokens "
-                "(e.g. [['the', 'cat'], ...]). To train on raw text, pass a file path"
-            )
-        tokens = list(sentence)
-        for start in range(0, len(tokens), MAX_SENTENCE_LENGTH):
-            yield tokens[start:start + MAX_SENTENCE_LENGTH]
+    def check(self) -> None:
+        if self.files and self._stat() != self.seen:
+            where = self.files[0] if len(self.files) == 1 else self.files[0].parent
+            raise InvalidInput(f"The corpus {where} changed while training (size or modification "
+                               "time of its files); stopped")
 
 
 def _check_reiterable(corpus) -> None:
@@ -292,7 +241,13 @@ class Word2Vec:
         seed: random seed (initial vectors, subsampling, windows, negatives).
         tokenizer: ``"english"`` (lower-case letter/digit runs), ``"whitespace"``, ``"korean"``
             (kiwipiepy morphemes) or a callable; used for file corpora only.
-        progress: show a progress bar (None: on a terminal), or a callable
+        token_cache: for file corpora, tokenise once and train every epoch from a cache of
+            token ids (see :mod:`embedkit.text.corpus`): ``"auto"`` (default) in
+            ``$EMBEDKIT_CACHE/corpora``, a folder to keep caches in, or ``False`` to re-read and
+            re-tokenise the text every epoch. A cache of the same files and tokenizer is reused
+            by later runs.
+        keep_token_cache: keep the cache after training (``False``: delete it).
+        progress: show a progress bar (None: on a terminal, log lines elsewhere), or a callable
             ``progress(words_done, words_total, loss, words_per_second)`` (``loss``: the
             per-epoch figure of the last finished epoch, ``initial_loss_`` during the first).
     """
@@ -303,7 +258,8 @@ class Word2Vec:
                  negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
                  sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
                  min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
-                 tokenizer="english", progress=None):
+                 tokenizer="english", progress=None, token_cache="auto",
+                 keep_token_cache: bool = True):
         self.architecture = architecture
         self.vector_size = vector_size
         self.window = window
@@ -318,6 +274,8 @@ class Word2Vec:
         self.seed = seed
         self.tokenizer = tokenizer
         self.progress = progress
+        self.token_cache = token_cache
+        self.keep_token_cache = keep_token_cache
 
     # ----------------------------------------------------------------------------- config
     def get_params(self) -> dict:
@@ -349,6 +307,10 @@ class Word2Vec:
         if self.workers is not None:
             _check_int("workers", self.workers, 1, cls, 1024)
         _check_int("seed", self.seed, 0, cls, 2**63 - 1)
+        if not (self.token_cache in ("auto", False, None, True)
+                or isinstance(self.token_cache, (str, os.PathLike))):
+            raise InvalidInput(f"The 'token_cache' parameter of {cls} must be 'auto', False or a "
+                               f"folder. Got {self.token_cache!r} instead.")
         if not (self.progress is None or isinstance(self.progress, bool) or callable(self.progress)):
             raise InvalidInput(f"The 'progress' parameter of {cls} must be None, a bool or a callable. "
                                f"Got {self.progress!r} instead.")
@@ -383,19 +345,66 @@ class Word2Vec:
             sentences += 1
         if total == 0:
             raise InvalidInput("The corpus is empty: it has no tokens to learn from")
-        items = [(w, c) for w, c in counts.items() if c >= self.min_count]
-        if not items:
-            top = counts.most_common(1)[0]
+        words, freq = self._select_vocabulary(list(counts), np.fromiter(counts.values(), np.int64,
+                                                                        len(counts)), total)
+        return words, freq, total, sentences
+
+    def _select_vocabulary(self, tokens: list[str], counts: np.ndarray, total: int
+                           ) -> tuple[list[str], np.ndarray]:
+        """The words kept (count >= min_count, at most max_vocab_size) by falling count, then name."""
+        kept = np.flatnonzero(counts >= self.min_count)
+        if not len(kept):
+            top = int(np.argmax(counts))
             raise InvalidInput(
                 f"No word occurs at least min_count={self.min_count} times in the corpus "
-                f"({total} tokens, {len(counts)} distinct; the most frequent, {top[0]!r}, occurs "
-                f"{top[1]} times). Lower min_count or give a larger corpus")
-        items.sort(key=lambda wc: (-wc[1], wc[0]))
+                f"({total} tokens, {len(counts)} distinct; the most frequent, {tokens[top]!r}, "
+                f"occurs {int(counts[top])} times). Lower min_count or give a larger corpus")
+        items = sorted(((tokens[i], int(counts[i])) for i in kept), key=lambda wc: (-wc[1], wc[0]))
         if self.max_vocab_size is not None:
             items = items[:self.max_vocab_size]
         words = [w for w, _ in items]
         freq = np.array([c for _, c in items], dtype=np.int64)
-        return words, freq, total, sentences
+        return words, freq
+
+    # ------------------------------------------------------------------------ token cache
+    def _token_cache(self, corpus, tokenizer):
+        """The corpus's :class:`~embedkit.text.corpus.TokenCache`, or None (no cache for this
+        corpus: an in-memory one, or ``token_cache=False``)."""
+        if self.token_cache in (False, None) or not isinstance(corpus, (str, os.PathLike)):
+            return None
+        from .corpus import token_cache
+
+        root = None if self.token_cache in ("auto", True) else self.token_cache
+        # a callable reporter (the CLI's bar) may say whether bars are on: ``enabled``
+        shown = getattr(self.progress, "enabled", None) if callable(self.progress) else self.progress
+        return token_cache(corpus, tokenizer, root=root, progress=shown)
+
+    def _scan_cache(self, cache, probe: list):
+        """Vocabulary, remap table (cache id -> vocabulary id or -1) and probe from a token cache.
+
+        The same words, probe sentences and chunks as reading the text (:meth:`_scan`,
+        :meth:`_chunks`), so a seed gives the same model either way.
+        """
+        words, freq = self._select_vocabulary(cache.words, cache.counts, cache.n_tokens)
+        position = {w: i for i, w in enumerate(cache.words)}
+        remap = np.full(len(cache.words), -1, dtype=np.int32)
+        remap[[position[w] for w in words]] = np.arange(len(words), dtype=np.int32)
+        starts = cache.sentence_starts()
+        for ids in cache.sentences(_probe_positions(cache.lengths), starts):
+            probe.append(remap[ids])
+        return words, freq, remap, starts
+
+    @staticmethod
+    def _cached_chunks(cache, remap: np.ndarray, starts: np.ndarray, chunk_words: int
+                       ) -> Iterator[_Chunk]:
+        for raw, bounds in cache.chunks(chunk_words, starts):
+            if not len(raw):  # reading the text never yields a chunk without tokens
+                continue
+            mapped = remap[raw]
+            keep = mapped >= 0
+            kept = np.zeros(len(raw) + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept[1:])
+            yield _Chunk(np.ascontiguousarray(mapped[keep]), kept[bounds], len(raw))
 
     def _keep_prob(self, freq: np.ndarray) -> np.ndarray:
         if self.sample <= 0:
@@ -432,7 +441,8 @@ class Word2Vec:
     @staticmethod
     def _encode_probe(sentences: list, index: dict) -> _Chunk:
         get = index.get
-        rows = [np.array([i for i in map(get, toks) if i is not None], dtype=np.int32)
+        rows = [toks[toks >= 0].astype(np.int32) if isinstance(toks, np.ndarray)  # from a cache
+                else np.array([i for i in map(get, toks) if i is not None], dtype=np.int32)
                 for toks in sentences]
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=starts[1:])
@@ -491,9 +501,17 @@ class Word2Vec:
 
         _check_reiterable(corpus)
         tokenizer = self._tokenizer()
-        t0 = time.perf_counter()
         probe_sentences: list = []
-        words, freq, total_tokens, _ = self._scan(corpus, tokenizer, probe_sentences)
+        cache = self._token_cache(corpus, tokenizer)
+        t0 = time.perf_counter()
+        if cache is not None:
+            words, freq, remap, starts = self._scan_cache(cache, probe_sentences)
+            total_tokens = cache.n_tokens
+            tokenize_time = cache.seconds
+        else:
+            watch = _FileWatch(corpus)
+            words, freq, total_tokens, _ = self._scan(corpus, tokenizer, probe_sentences)
+            tokenize_time = None  # tokenised with the vocabulary pass, and again every epoch
         vocab_time = time.perf_counter() - t0
         log.info("vocabulary: %d words (min_count=%d) from %d tokens in %.1fs", len(words),
                  self.min_count, total_tokens, vocab_time)
@@ -526,6 +544,7 @@ class Word2Vec:
         bar = None
         self.loss_history_ = []
         self.online_loss_history_ = []
+        self.epoch_times_ = []
         words_done = 0
         try:
             def probe_loss():
@@ -539,7 +558,13 @@ class Word2Vec:
             t_train = time.perf_counter()
             for epoch in range(epochs):
                 loss_sum, pairs = 0.0, 0
-                for ci, chunk in enumerate(_prefetch(self._chunks(corpus, tokenizer, index, chunk_words))):
+                if cache is not None:
+                    chunks = self._cached_chunks(cache, remap, starts, chunk_words)
+                else:
+                    watch.check()
+                    chunks = self._chunks(corpus, tokenizer, index, chunk_words)
+                t_epoch = time.perf_counter()
+                for chunk in _prefetch(chunks):
                     n_sent = len(chunk.starts) - 1
                     n_parts = max(1, min(workers, n_sent))
                     cum = chunk.starts
@@ -564,6 +589,7 @@ class Word2Vec:
                     self._report(bar, chunk.raw_words, words_done, total_words, loss,
                                  words_done / max(elapsed, 1e-9), epoch)
                 online = loss_sum / max(pairs, 1)
+                self.epoch_times_.append(time.perf_counter() - t_epoch)
                 t_probe = time.perf_counter()
                 loss = probe_loss()
                 t_train += time.perf_counter() - t_probe  # the probe is not training time
@@ -582,8 +608,13 @@ class Word2Vec:
             numba.set_num_threads(previous_threads)
             if bar is not None:
                 bar.close()
+            if cache is not None and not self.keep_token_cache:
+                cache.remove()
         self.training_time_ = time.perf_counter() - t_train
         self.vocabulary_time_ = vocab_time
+        self.tokenize_time_ = tokenize_time
+        self.token_cache_ = None if cache is None or not self.keep_token_cache else str(cache.folder)
+        self.token_cache_reused_ = bool(cache is not None and cache.reused)
         self.corpus_words_ = total_tokens
         self.words_per_second_ = total_tokens * epochs / max(self.training_time_, 1e-9)
         self.vocab_size_ = V
@@ -596,6 +627,8 @@ class Word2Vec:
     def _saved_config(self) -> dict:
         params = self.get_params()
         params.pop("progress", None)
+        params.pop("token_cache", None)
+        params.pop("keep_token_cache", None)
         if callable(params.get("tokenizer")):
             params["tokenizer"] = getattr(params["tokenizer"], "__name__", "callable")
         params["trainer"] = type(self).__name__
@@ -663,14 +696,16 @@ class FastText(Word2Vec):
                  negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
                  sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
                  min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
-                 tokenizer="english", progress=None, min_n: int = 3, max_n: int = 6,
+                 tokenizer="english", progress=None, token_cache="auto",
+                 keep_token_cache: bool = True, min_n: int = 3, max_n: int = 6,
                  buckets: int = 2_000_000, korean_jamo: bool = False,
                  shared_negatives: bool = False):
         super().__init__(architecture=architecture, vector_size=vector_size, window=window,
                          negative=negative, min_count=min_count, max_vocab_size=max_vocab_size,
                          sample=sample, epochs=epochs, learning_rate=learning_rate,
                          min_learning_rate=min_learning_rate, workers=workers, seed=seed,
-                         tokenizer=tokenizer, progress=progress)
+                         tokenizer=tokenizer, progress=progress, token_cache=token_cache,
+                         keep_token_cache=keep_token_cache)
         self.min_n = min_n
         self.max_n = max_n
         self.buckets = buckets
