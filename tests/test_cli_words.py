@@ -91,7 +91,7 @@ def test_vectors_file_as_model(model, tmp_path):
     ("", [], "empty"),
     ("a b c\n", ["--min-count", "5"], "No word occurs at least min_count=5"),
     ("a b c\n" * 10, ["--window", "0"], "'window' parameter of Word2Vec must be an int in the range"),
-    ("a b c\n" * 10, ["--cbow", "--subword"], "cannot be combined"),
+    ("a b c\n" * 10, ["--cbow", "--subword", "--shared-negatives"], "for subword skip-gram"),
 ])
 def test_train_bad_input_exit_codes(tmp_path, content, args, match):
     corpus = tmp_path / "c.txt"

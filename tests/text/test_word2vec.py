@@ -118,8 +118,8 @@ def test_validation_in_fit_not_constructor(kwargs, match):
 def test_fasttext_validation():
     with pytest.raises(InvalidInput, match="'max_n'"):
         FastText(min_n=4, max_n=3).fit([["a"]])
-    with pytest.raises(InvalidInput, match="subword CBOW is not implemented"):
-        FastText(architecture="cbow").fit([["a"]])
+    with pytest.raises(InvalidInput, match="'architecture' parameter of FastText must be one of"):
+        FastText(architecture="bow").fit([["a"]])
 
 
 def test_empty_corpus_errors(tmp_path):
@@ -184,7 +184,8 @@ def test_ngrams():
     assert ngrams("cat", 3, 4) == ["<ca", "cat", "at>", "<cat", "cat>"]
 
 
-def test_fasttext_unseen_words_and_shared_morphology():
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_fasttext_unseen_words_and_shared_morphology(arch):
     rng = np.random.default_rng(1)
     stems_a = ["walk", "talk", "jump"]
     stems_b = ["paint", "print", "plant"]
@@ -192,8 +193,9 @@ def test_fasttext_unseen_words_and_shared_morphology():
     for i in range(2000):
         stems = stems_a if i % 2 else stems_b
         corpus.append([s + rng.choice(["", "s", "ed", "ing"]) for s in rng.choice(stems, 6)])
-    model = FastText(**small(buckets=5000, min_n=3, max_n=5, epochs=4)).fit(corpus)
+    model = FastText(architecture=arch, **small(buckets=5000, min_n=3, max_n=5, epochs=4)).fit(corpus)
     wv = model.wv_
+    assert model.loss_history_[-1] < model.initial_loss_
     assert wv.has_subwords and "walkin" not in wv
     v = wv.get_vector("walkin")  # never seen
     assert v.shape == (24,) and np.isfinite(v).all()

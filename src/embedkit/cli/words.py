@@ -79,7 +79,8 @@ class _Progress:
 @click.argument("corpus", type=click.Path(exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(), help="Folder to save the model to.")
 @click.option("--cbow", is_flag=True, help="CBOW instead of skip-gram.")
-@click.option("--subword", is_flag=True, help="fastText subword skip-gram (vectors for unseen words).")
+@click.option("--subword", is_flag=True,
+              help="fastText subwords (vectors for unseen words); with --cbow, fastText CBOW.")
 @click.option("--korean", is_flag=True,
               help="Korean: kiwipiepy morphemes; with --subword, n-grams over jamo.")
 @click.option("--tokenizer", type=click.Choice(["english", "whitespace", "korean"]), default=None,
@@ -115,8 +116,9 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
     """Train word vectors on CORPUS (a text file, .gz/.xz, or a folder of them)."""
     from ..text.word2vec import FastText, Word2Vec
 
-    if cbow and subword:
-        raise InvalidInput("--cbow and --subword cannot be combined: subword training is skip-gram only")
+    if cbow and shared_negatives:
+        raise InvalidInput("--shared-negatives is for subword skip-gram; a CBOW window has one "
+                           "input already")
     tok = tokenizer or ("korean" if korean else "english")
     bar = _Progress(progress)
     common = dict(architecture="cbow" if cbow else "skipgram", vector_size=dim, window=window,

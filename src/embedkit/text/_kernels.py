@@ -415,6 +415,85 @@ def train_subword_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob
         out_pairs[p] = pairs
 
 
+@njit(parallel=True, fastmath=True, nogil=True, cache=True)
+def train_subword_cbow(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx, window,
+                       negative, alpha0, min_alpha, words_before, total_words, seeds, max_len,
+                       sub_offsets, sub_ids, out_loss, out_pairs):
+    """fastText CBOW: the input is the mean of every word and n-gram row of the context words.
+
+    As fastText's unsupervised CBOW: the hidden vector averages all input rows of the window's
+    context words together, and each of those rows receives the full gradient.
+    """
+    dim = syn0.shape[1]
+    n_parts = parts.shape[0] - 1
+    base = starts[0]
+    for p in prange(n_parts):
+        state = seeds[p]
+        buf = np.empty(max_len, np.int32)
+        h = np.zeros(dim, np.float32)
+        e = np.zeros(dim, np.float32)
+        loss = 0.0
+        pairs = 0
+        for s in range(parts[p], parts[p + 1]):
+            a = starts[s]
+            b = starts[s + 1]
+            alpha = _alpha(alpha0, min_alpha, words_before + (a - base), total_words)
+            n, state = _subsample(ids, a, b, keep_prob, buf, state)
+            for i in range(n):
+                state, bits = _step(state)
+                bw = window - _below(bits, window)
+                lo = max(0, i - bw)
+                hi = min(n, i + bw + 1)
+                if hi - lo <= 1:
+                    continue
+                for d in range(dim):
+                    h[d] = 0.0
+                    e[d] = 0.0
+                count = 0
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    w = buf[j]
+                    for q in range(sub_offsets[w], sub_offsets[w + 1]):
+                        src = syn0[sub_ids[q]]
+                        for d in range(dim):
+                            h[d] += src[d]
+                        count += 1
+                inv = np.float32(1.0) / np.float32(max(1, count))
+                for d in range(dim):
+                    h[d] *= inv
+                centre = buf[i]
+                for k in range(negative + 1):
+                    if k == 0:
+                        o = centre
+                    else:
+                        state, bits = _step(state)
+                        o = _sample(bits, alias_prob, alias_idx)
+                        if o == centre:
+                            continue
+                    y = syn1[o]
+                    dot = np.float32(0.0)
+                    for d in range(dim):
+                        dot += h[d] * y[d]
+                    gk, lk = _grad_loss(dot, k == 0, alpha)
+                    loss += lk
+                    for d in range(dim):
+                        e[d] += gk * y[d]
+                        y[d] += gk * h[d]
+                pairs += 1
+                for j in range(lo, hi):
+                    if j == i:
+                        continue
+                    w = buf[j]
+                    for q in range(sub_offsets[w], sub_offsets[w + 1]):
+                        dst = syn0[sub_ids[q]]
+                        for d in range(dim):
+                            dst[d] += e[d]
+        seeds[p] = state
+        out_loss[p] = loss
+        out_pairs[p] = pairs
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def compose(syn0, sub_offsets, sub_ids, out):
     """out[w] = mean of syn0 rows sub_ids[sub_offsets[w]:sub_offsets[w + 1]]."""

@@ -531,7 +531,8 @@ class Word2Vec:
         epochs = self.epochs
         total_words = float(total_tokens) * epochs
         if self.architecture == "cbow":
-            kernel, extra = _kernels.train_cbow, ()
+            kernel, extra = ((_kernels.train_cbow, ()) if sub is None
+                             else (_kernels.train_subword_cbow, sub))
         elif sub is None:
             kernel, extra = _kernels.train_skipgram, ()
         else:
@@ -686,11 +687,11 @@ class FastText(Word2Vec):
         buckets: rows of the hashed n-gram table.
         korean_jamo: decompose Hangul syllables into jamo before taking n-grams.
         shared_negatives: share the negative samples among the pairs of a window (Ji et al.):
-            several times faster, a few points lower on analogies (see the README, "Word vectors benchmark").
-        **kwargs: as :class:`Word2Vec` (only ``architecture="skipgram"`` is supported).
+            several times faster, a few points lower on analogies (see the README, "Word vectors
+            benchmark"). Skip-gram only: a CBOW window has one input already.
+        **kwargs: as :class:`Word2Vec`. ``architecture="cbow"`` is fastText's CBOW: the input is
+            the mean of all word and n-gram rows of the context words.
     """
-
-    _architectures = ("skipgram",)
 
     def __init__(self, *, architecture: str = "skipgram", vector_size: int = 100, window: int = 5,
                  negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
@@ -714,11 +715,6 @@ class FastText(Word2Vec):
 
     def _validate(self) -> None:
         cls = type(self).__name__
-        if self.architecture not in self._architectures:
-            raise InvalidInput(
-                f"The 'architecture' parameter of {cls} must be 'skipgram' (subword CBOW is not "
-                f"implemented; use Word2Vec(architecture='cbow') without subwords). "
-                f"Got {self.architecture!r} instead.")
         super()._validate()
         _check_int("min_n", self.min_n, 1, cls, 20)
         _check_int("max_n", self.max_n, 1, cls, 20)
