@@ -117,6 +117,26 @@ def test_a_killed_build_leaves_nothing_a_later_run_trusts(tmp_path):
     assert not cache.reused and tok.calls == len(path.read_text().splitlines())
 
 
+def test_what_a_killed_build_left_is_removed_by_the_next_build(tmp_path):
+    import os
+    import time
+
+    path = write_corpus(tmp_path / "c.txt")
+    root = tmp_path / "cache"
+    cache = token_cache(path, CountingTokenizer(), root=root, progress=False)
+    cache.remove()
+    stale = root / f".{cache.folder.name}.tmp-killed"
+    live = root / f".{cache.folder.name}.tmp-running"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "ids.i32").write_bytes(b"\0" * 16)
+    old = time.time() - corpus_mod.STALE_BUILD_SECONDS - 60
+    for p in (stale / "ids.i32", stale):
+        os.utime(p, (old, old))
+    token_cache(path, CountingTokenizer(), root=root, progress=False)
+    assert not stale.exists() and live.exists()  # a build that may still be running is left alone
+
+
 def test_corpus_changed_while_being_read_is_refused_and_not_cached(tmp_path):
     path = write_corpus(tmp_path / "c.txt")
 

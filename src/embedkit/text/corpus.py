@@ -16,7 +16,8 @@ with one numpy lookup per chunk.
   tokenizer's settings and this format's version, so a cache of another corpus or tokenizer is
   never reused: it is rebuilt.
 - It is written in a temporary sibling and renamed into place when complete, so a killed run
-  leaves nothing a later run would trust.
+  leaves nothing a later run would trust (and the next build of the same cache deletes what a
+  killed run left, once it has been idle for 15 minutes).
 - The files are checked (size and modification time) after the pass: a corpus that changed while
   it was read raises :class:`~embedkit.errors.InvalidInput` and caches nothing.
 - Before writing, the free disk space is compared with an estimate of the cache's size; too little
@@ -300,6 +301,7 @@ def token_cache(corpus, tokenizer, *, root: str | os.PathLike | None = None,
                 return cache
             shutil.rmtree(folder, ignore_errors=True)
     base.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(base, folder.name)
     need = int(_text_size_estimate(files) * _CACHE_BYTES_PER_TEXT_BYTE) + (64 << 20)
     free = shutil.disk_usage(base).free
     if free < need:
@@ -339,6 +341,24 @@ def token_cache(corpus, tokenizer, *, root: str | os.PathLike | None = None,
     log.info("token cache %s: %d tokens, %d distinct, in %.1fs", folder, cache.n_tokens,
              len(cache.words), seconds)
     return cache
+
+
+#: A temporary build folder untouched for this long belongs to a run that was killed (a live build
+#: appends to its ids file several times a second).
+STALE_BUILD_SECONDS = 15 * 60
+
+
+def _remove_stale_builds(base: Path, name: str) -> None:
+    """Delete what killed runs left of this cache (``.<name>.tmp-*``, idle for 15 minutes)."""
+    now = time.time()
+    for tmp in base.glob(f".{name}.tmp-*"):
+        try:
+            newest = max([tmp.stat().st_mtime] + [f.stat().st_mtime for f in tmp.iterdir()])
+        except OSError:
+            continue
+        if now - newest > STALE_BUILD_SECONDS:
+            log.info("removing %s, left by a killed run", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_ids(files: list[Path], tokenizer, folder: Path, progress_enabled
