@@ -165,8 +165,11 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
               help="Metadata filter (repeatable): FIELD=TEXT, or FIELD:=JSON for numbers and true/false "
                    "(e.g. chunk:=0, silent:=true).")
 @click.option("--model", "-m", default=None, help="Override the store's model (must match it).")
+@click.option("--language-neutral/--no-language-neutral", default=True, show_default=True,
+              help="In a store of several languages, take each script's mean vector out so that a "
+                   "query is not drawn to documents of its own language for that alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def search(query, store, image, audio, mode, k, where, model, as_json):
+def search(query, store, image, audio, mode, k, where, model, language_neutral, as_json):
     """Search a store by meaning (vector), words (keyword, BM25) or both (hybrid).
 
     QUERY is a text; or give --image FILE / --audio FILE to search an image or audio store with a
@@ -199,7 +202,8 @@ def search(query, store, image, audio, mode, k, where, model, as_json):
                 raise InvalidInput(f"the store {store} holds {enc.modality} vectors from {enc.name!r}, "
                                    f"which cannot embed text; search it with --{enc.modality} FILE, or "
                                    "with --mode keyword to match file names")
-            hits = vs.search(query, k=k, mode=mode, where=_parse_where(where))
+            hits = vs.search(query, k=k, mode=mode, where=_parse_where(where),
+                             language_neutral=language_neutral)
     if as_json:
         echo_json([{"id": h.id, "score": h.score, "text": h.text, "metadata": h.metadata} for h in hits])
         return

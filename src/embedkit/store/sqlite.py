@@ -527,7 +527,7 @@ class VectorStore:
     # -- search --------------------------------------------------------------------------------
 
     def search(self, query, *, k: int = 10, mode: str = "vector", where: Mapping | None = None,
-               expansion: int | None = None) -> list[Hit]:
+               expansion: int | None = None, language_neutral: bool = True) -> list[Hit]:
         """Search the store.
 
         Args:
@@ -537,6 +537,11 @@ class VectorStore:
             where: metadata equality filters, e.g. ``{"lang": "ko"}``.
             expansion: HNSW ``ef`` for this search (default ``ann_params.ef_search``; more is slower
                 and more accurate). Only used above ``ann_threshold`` items.
+            language_neutral: in a store of documents in several scripts (Korean and English, say),
+                compare text queries and documents with each script's mean vector taken out, so
+                that a Korean query is not drawn to Korean documents for their language alone
+                (:mod:`embedkit.store.language`; cosine stores up to 200,000 items). The scores
+                are then cosines of the centred vectors. ``False``: plain cosine.
         """
         k = check_k(k)
         if self._db is None:
@@ -551,17 +556,25 @@ class VectorStore:
             return self._hits(*self._keyword(query, k, where))
         seq = self._current_seq()
         if mode == "vector":
-            return self._hits(*self._index.search(self._query_vector(query), k, where, expansion, seq))
+            return self._hits(*self._vector_search(query, k, where, expansion, seq, language_neutral))
         if not isinstance(query, str):
             raise InvalidInput("hybrid search needs a text query")
         depth = max(50, 4 * k)
         fused: dict[int, float] = {}
-        for ranked in (self._index.search(self._query_vector(query), depth, where, expansion, seq),
+        for ranked in (self._vector_search(query, depth, where, expansion, seq, language_neutral),
                        self._keyword(query, depth, where)):
             for rank, key in enumerate(ranked[0]):
                 fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return self._hits([key for key, _ in best], [score for _, score in best])
+
+    def _vector_search(self, query, k, where, expansion, seq, language_neutral):
+        q = self._query_vector(query)
+        if language_neutral and isinstance(query, str):
+            found = self._index.neutral_search(q, query, k, where, seq)
+            if found is not None:
+                return found
+        return self._index.search(q, k, where, expansion, seq)
 
     def _query_vector(self, query) -> np.ndarray:
         if isinstance(query, str):

@@ -25,6 +25,7 @@ import numpy as np
 from ..encoder import progress_bar
 from .ann import AnnIndex, AnnParams
 from .filters import where_sql
+from .language import MAX_ITEMS, LanguageCentering, script_of
 
 __all__ = ["VectorIndex"]
 
@@ -69,6 +70,11 @@ class VectorIndex:
         # cleared when the index catches up with the change log.
         self.ids: list[str | None] = []
         self._filters: OrderedDict[tuple, tuple[int, set[int], np.ndarray]] = OrderedDict()
+        # language-neutral search: each key's script (keys never change their text without a new
+        # key: an upsert of new text deletes and re-adds), and the centred snapshot
+        self._scripts: dict[int, str] = {}
+        self._scripts_upto = 0
+        self._centring: tuple[int, LanguageCentering] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -112,6 +118,41 @@ class VectorIndex:
             keys = np.array([r[0] for r in rows], dtype=np.int64)
             mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
             return self._exact_top(q, keys, mat, k)
+
+    def neutral_search(self, q: np.ndarray, text: str, k: int, where, seq: int
+                       ) -> tuple[list[int], list[float]] | None:
+        """Language-neutral search (:mod:`.language`), or None where it does not apply (not a
+        cosine store, fewer than two scripts with enough documents, or too many items)."""
+        if self.metric != "cosine":
+            return None
+        n = self.size(seq)
+        if n == 0 or n > MAX_ITEMS:
+            return None
+        centring = self._centring_at(seq)
+        if not centring.active:
+            return None
+        qc = centring.query(q, text)
+        keys, mat = centring.keys, centring.matrix
+        if where:
+            _, allowed_keys = self._allowed(where, seq)
+            mask = np.isin(keys, allowed_keys)
+            keys, mat = keys[mask], mat[mask]
+            if not len(keys):
+                return [], []
+        return self._exact_top(qc, keys, mat, k)
+
+    def _centring_at(self, seq: int) -> LanguageCentering:
+        if self._centring is None or self._centring[0] < seq:
+            at, keys, mat = self._exact_matrix(seq)
+            newest = int(keys.max()) if len(keys) else 0
+            if newest > self._scripts_upto:
+                for key, text in self._store._query("SELECT key, text FROM items WHERE key > ?",
+                                                    [self._scripts_upto]):
+                    self._scripts[int(key)] = script_of(text)
+                self._scripts_upto = newest
+            scripts = [self._scripts.get(int(key), "other") for key in keys.tolist()]
+            self._centring = (at, LanguageCentering(keys, mat, scripts))
+        return self._centring[1]
 
     def _allowed(self, where: Mapping, seq: int) -> tuple[set[int], np.ndarray]:
         """The keys matching a metadata filter at ``seq``, as a set and a sorted array.
