@@ -84,6 +84,16 @@ def serve(stores, model, host, port, api_key_file, cors, create, matryoshka, max
     if len(named) != len(stores):
         raise InvalidInput("two --store options have the same name; name them with NAME=PATH")
     keys = read_api_keys(api_key_file) if api_key_file else []
+    from ..errors import StoreNotFound
+    from ..store.sqlite import VectorStore
+
+    for name, path in named.items():  # fail here with one line, not inside the server's start-up
+        if not path.exists():
+            if not create:
+                raise StoreNotFound(f"no store at {path} (--store {name}); create one with "
+                                    f"'embedkit index FILES --store {path}', or pass --create")
+        else:
+            VectorStore(path, create=False).close()
     limits = Limits(max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms, max_queue=max_queue,
                     max_inputs=max_inputs, max_input_tokens=max_input_tokens,
                     max_body_bytes=max_body_bytes)
