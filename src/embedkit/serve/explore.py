@@ -85,7 +85,7 @@ def _store_items(svc: Service, name: str, limit: int):
 def _vocabulary(svc: Service, model: str, limit: int):
     batcher = svc.batcher(model)
     enc = batcher.encoder
-    words = getattr(enc, "words", None)
+    words = getattr(enc, "index_to_key", None)  # word vectors
     if words is not None and getattr(enc, "vectors", None) is not None:
         n = min(limit, len(words))
         return list(words[:n]), list(words[:n]), [{}] * n, np.asarray(enc.vectors[:n]), batcher.name
