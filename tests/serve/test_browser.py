@@ -143,3 +143,16 @@ def test_explorer_stays_fluid_with_100k_points(page):
         assert page.locator("#neighbor-list li[data-index]").count() == 10
     finally:
         srv.stop()
+
+
+def test_vocabulary_map_places_queries_in_the_token_space(server, tiny_encoder):
+    import httpx
+
+    name = httpx.get(server.url + "/v1/models").json()["data"][0]["id"]
+    m = httpx.post(server.url + "/v1/explore/map", json={"source": f"model:{name}", "dim": 3},
+                   timeout=60).json()
+    assert m["n"] > 200 and m["dim"] == 3
+    r = httpx.post(server.url + "/v1/explore/neighbors",
+                   json={"map_id": m["map_id"], "query": "river", "k": 3}, timeout=60).json()
+    assert r["data"][0]["text"] == "river" and abs(r["data"][0]["score"] - 1) < 1e-5
+    assert len(r["position"]) == 3

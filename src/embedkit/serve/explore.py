@@ -67,6 +67,9 @@ class Map:
     coords: np.ndarray
     labels: np.ndarray | None
     legend: list[str]
+    #: for a transformer's vocabulary: queries are placed by the mean of their input-token vectors
+    #: (the map's space), not by the model's sentence vectors (another space)
+    token_space: tuple | None = None
 
 
 def _store_items(svc: Service, name: str, limit: int):
@@ -79,7 +82,7 @@ def _store_items(svc: Service, name: str, limit: int):
     texts = [r[1] for r in rows]
     metas = [json.loads(r[2]) for r in rows]
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-    return ids, texts, metas, vectors, store.model
+    return ids, texts, metas, vectors, store.model, None
 
 
 def _vocabulary(svc: Service, model: str, limit: int):
@@ -88,7 +91,8 @@ def _vocabulary(svc: Service, model: str, limit: int):
     words = getattr(enc, "index_to_key", None)  # word vectors
     if words is not None and getattr(enc, "vectors", None) is not None:
         n = min(limit, len(words))
-        return list(words[:n]), list(words[:n]), [{}] * n, np.asarray(enc.vectors[:n]), batcher.name
+        return (list(words[:n]), list(words[:n]), [{}] * n, np.asarray(enc.vectors[:n]), batcher.name,
+                None)
     tok, net = getattr(enc, "tokenizer", None), getattr(enc, "model", None)
     if tok is None or net is None or not hasattr(net, "get_input_embeddings"):
         raise InvalidInput(f"the model {batcher.name!r} has no vocabulary to map (it is not a "
@@ -99,7 +103,8 @@ def _vocabulary(svc: Service, model: str, limit: int):
                "<mask>"}
     keep = [(t, i) for t, i in vocab if t not in special and i < len(weight)][:limit]
     tokens = [t for t, _ in keep]
-    return tokens, tokens, [{}] * len(keep), weight[[i for _, i in keep]], batcher.name
+    return (tokens, tokens, [{}] * len(keep), weight[[i for _, i in keep]], batcher.name,
+            (tok, weight))
 
 
 def _colour(req: MapRequest, metas: list[dict], vectors: np.ndarray):
@@ -166,14 +171,14 @@ def router(svc: Service):
         with lock:
             found = maps.get(map_id)
         if found is None:
-            ids, texts, metas, vectors, model = loader(svc, name, req.limit)
+            ids, texts, metas, vectors, model, token_space = loader(svc, name, req.limit)
             vectors = l2_normalize(np.asarray(vectors, dtype=np.float32))
             coords = project(vectors, req.method, req.dim, req.seed)
             lo, hi = coords.min(0), coords.max(0)
             coords = (coords - (lo + hi) / 2) / np.maximum((hi - lo).max() / 2, 1e-9)
             labels, legend = _colour(req, metas, vectors)
             found = Map(map_id, req.source, model, ids, texts, vectors, coords.astype(np.float32),
-                        labels, legend)
+                        labels, legend, token_space)
             with lock:
                 maps[map_id] = found
                 while len(maps) > _MAX_MAPS:
@@ -211,7 +216,14 @@ def router(svc: Service):
         else:
             if not req.query.strip():
                 raise InvalidInput("the query is empty")
-            if m.source.startswith("model:"):
+            if m.token_space is not None:
+                tok, weight = m.token_space
+                token_ids = tok.encode(req.query, add_special_tokens=False).ids
+                if not token_ids:
+                    raise InvalidInput(f"the query {req.query!r} has no tokens in this vocabulary")
+                vec = weight[token_ids].mean(0, keepdims=True)
+                batcher = None
+            elif m.source.startswith("model:"):
                 batcher = svc.batcher(m.source[6:])
             else:
                 name = m.model or None
@@ -219,7 +231,8 @@ def router(svc: Service):
                     batcher = svc.batcher(name)
                 except ModelNotFound:
                     batcher = svc.batcher(None)
-            vec = await asyncio.wrap_future(batcher.submit([req.query], role="query"))
+            if batcher is not None:
+                vec = await asyncio.wrap_future(batcher.submit([req.query], role="query"))
             q = l2_normalize(vec)[0]
             if len(q) != m.vectors.shape[1]:
                 raise InvalidInput("this map's vectors have another dimension than the query's model")
