@@ -165,6 +165,7 @@ def create_app(*, model=None, stores: dict | None = None, limits: Limits | None 
         cors_origins: origins allowed by CORS (none: CORS stays off).
         matryoshka: allow ``dimensions`` below the model's dimension (truncate and renormalise).
         create_stores: create missing store files.
+
     """
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError

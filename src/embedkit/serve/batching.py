@@ -70,6 +70,7 @@ class Batcher:
         max_queue: requests waiting at most; more raise :class:`QueueFull`.
         batch_size: rows per forward pass inside a batch.
         metrics: optional :class:`~embedkit.serve.metrics.Metrics`.
+
     """
 
     def __init__(self, encoder, *, max_batch_tokens: int = 16384, max_wait_ms: float = 5.0,

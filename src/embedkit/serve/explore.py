@@ -15,7 +15,7 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,7 +37,7 @@ class MapRequest(BaseModel):
     method: Literal["pca", "umap", "tsne"] = "pca"
     dim: Literal[2, 3] = 2
     limit: int = Field(100_000, description="Points at most (the first ones of the source).")
-    color: Optional[str] = Field(None, description="None, 'cluster', or 'field:NAME' (metadata).")
+    color: str | None = Field(None, description="None, 'cluster', or 'field:NAME' (metadata).")
     clusters: int = Field(8, description="Clusters for color='cluster' (2 to 12).")
     seed: int = 0
 
@@ -45,8 +45,8 @@ class MapRequest(BaseModel):
 class NeighborsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     map_id: str
-    index: Optional[int] = Field(None, description="A point of the map ...")
-    query: Optional[str] = Field(None, description="... or a text to embed and place on the map.")
+    index: int | None = Field(None, description="A point of the map ...")
+    query: str | None = Field(None, description="... or a text to embed and place on the map.")
     k: int = Field(10, description="1 to 100")
 
 

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import json
 import re
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,12 +32,12 @@ class EmbeddingRequest(BaseModel):
     """OpenAI's embeddings request, with embedkit's ``input_type`` and ``truncate``."""
 
     model_config = ConfigDict(extra="ignore")
-    input: Union[str, list[str], list[int], list[list[int]]] = Field(
+    input: str | list[str] | list[int] | list[list[int]] = Field(
         description="A text or a list of texts (token-id arrays are refused: send text).")
-    model: Optional[str] = Field(None, description="A model id from /v1/models ('default' works).")
+    model: str | None = Field(None, description="A model id from /v1/models ('default' works).")
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: Optional[int] = Field(None, description="Only for models that allow truncation.")
-    user: Optional[str] = None
+    dimensions: int | None = Field(None, description="Only for models that allow truncation.")
+    user: str | None = None
     input_type: Literal["query", "document"] = Field(
         "query", description="Embed as a search query (default; also for similarity) or a document.")
     truncate: bool = Field(False, description="Keep only the first window of over-long inputs.")
@@ -46,26 +46,26 @@ class EmbeddingRequest(BaseModel):
 class SimilarityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     a: list[str] = Field(description="Texts compared with every text of b.")
-    b: Optional[list[str]] = Field(None, description="Defaults to a.")
-    model: Optional[str] = None
+    b: list[str] | None = Field(None, description="Defaults to a.")
+    model: str | None = None
     input_type: Literal["query", "document"] = "query"
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: Optional[str] = Field(None, description="A text (needed for keyword and hybrid).")
-    vector: Optional[list[float]] = Field(None, description="A query vector instead of a text.")
+    query: str | None = Field(None, description="A text (needed for keyword and hybrid).")
+    vector: list[float] | None = Field(None, description="A query vector instead of a text.")
     mode: Literal["vector", "keyword", "hybrid"] = "vector"
     k: int = Field(10, description="How many results (1 to the limit in /info).")
-    where: Optional[dict[str, Scalar]] = Field(None, description="Metadata equality filters.")
+    where: dict[str, Scalar] | None = Field(None, description="Metadata equality filters.")
 
 
 class Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: Optional[str] = None
+    id: str | None = None
     text: str = ""
-    metadata: Optional[dict[str, Any]] = None
-    vector: Optional[list[float]] = None
+    metadata: dict[str, Any] | None = None
+    vector: list[float] | None = None
 
 
 class WriteRequest(BaseModel):
@@ -81,8 +81,8 @@ class IdsRequest(BaseModel):
 
 class DeleteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: Optional[list[str]] = None
-    where: Optional[dict[str, Scalar]] = None
+    ids: list[str] | None = None
+    where: dict[str, Scalar] | None = None
 
 
 # -- helpers ---------------------------------------------------------------------------------------

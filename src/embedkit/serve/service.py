@@ -84,6 +84,7 @@ class Service:
         limits: request and batching limits.
         api_keys: keys accepted as ``Authorization: Bearer KEY`` (none: no authentication).
         matryoshka: the model's vectors may be truncated (``dimensions``) and renormalised.
+
     """
 
     def __init__(self, *, model=None, stores: dict[str, os.PathLike] | None = None,
