@@ -152,7 +152,11 @@ def test_vocabulary_map_places_queries_in_the_token_space(server, tiny_encoder):
     m = httpx.post(server.url + "/v1/explore/map", json={"source": f"model:{name}", "dim": 3},
                    timeout=60).json()
     assert m["n"] > 200 and m["dim"] == 3
+    tokens = httpx.post(server.url + "/v1/explore/texts", json={"map_id": m["map_id"],
+                        "indices": list(range(m["n"]))}, timeout=60).json()["data"]
+    word = next(t["text"] for t in tokens if t["text"].isalpha() and len(t["text"]) >= 4
+                and len(tiny_encoder.tokenizer.encode(t["text"], add_special_tokens=False).ids) == 1)
     r = httpx.post(server.url + "/v1/explore/neighbors",
-                   json={"map_id": m["map_id"], "query": "river", "k": 3}, timeout=60).json()
-    assert r["data"][0]["text"] == "river" and abs(r["data"][0]["score"] - 1) < 1e-5
+                   json={"map_id": m["map_id"], "query": word, "k": 3}, timeout=60).json()
+    assert r["data"][0]["text"] == word and abs(r["data"][0]["score"] - 1) < 1e-5
     assert len(r["position"]) == 3
