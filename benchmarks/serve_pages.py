@@ -63,14 +63,21 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
             page = browser.new_page(viewport={"width": 1100, "height": 680})
-            page.goto(url + "/ui/search.html?store=sentences&q=" + "비행기가 이륙")
+            # queries drawn from the store's own sentences, so that each has matches to show
+            ko = next(t for t, lang in pool if lang == "ko" and len(t.split()) >= 4)
+            en = next(t for t, lang in pool[50:] if lang == "en" and len(t.split()) >= 6)
+            ko_query = " ".join(ko.split()[:3])
+            en_query = " ".join([w.strip(".,;") for w in en.split() if len(w) >= 5][:3])
+            result["queries"] = [ko_query, en_query]
+            page.goto(url + "/ui/search.html?store=sentences&q=" + ko_query)
             page.wait_for_selector("#results li")
             page.screenshot(path=str(args.shots / "search-ko.png"))
             page.check("input[name=mode][value=keyword]")
-            page.fill("#q", "a man playing guitar")
+            page.fill("#q", en_query)
             page.keyboard.press("Enter")
             page.wait_for_function("document.querySelector('#status').textContent.includes('keyword')")
             page.screenshot(path=str(args.shots / "search-en.png"))
+            page.set_viewport_size({"width": 1100, "height": 900})
             page.goto(url + "/ui/explorer.html?source=store:sentences&color=field:lang")
             page.wait_for_selector("body[data-state=ready]", timeout=120_000)
             x, y = page.evaluate("explorer.screenOf(3)")
