@@ -50,7 +50,7 @@ def test_oov_report_counts_unknowns_single_chars_and_fertility(corpus, tmp_path)
     assert rep["all"]["tokens"] == ko["tokens"] + en["tokens"]
     assert 0 < ko["single_char_share"] <= 1
     # a tokenizer with every word whole
-    big = train_tokenizer(corpus, "bpe", 400, min_frequency=1)
+    big = train_tokenizer(corpus, "bpe", 150, min_frequency=1)
     rep2 = oov_report(big, [EN])
     assert rep2["all"]["single_char_share"] == 0
 
