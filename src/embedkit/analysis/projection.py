@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ def _pca(X: np.ndarray, dim: int, seed: int) -> np.ndarray:
     require("sklearn", "all", "PCA")
     from sklearn.decomposition import PCA
 
+    seed = 0 if seed is None else seed
     dim = min(dim, X.shape[0], X.shape[1])
     return PCA(n_components=dim, random_state=seed).fit_transform(X).astype(np.float32)
 
@@ -100,7 +102,8 @@ def project_array(X: np.ndarray, method: str = "pca", dim: int = 2, seed: int = 
         X: (n, d) vectors; NaN, infinite or constant data is refused.
         method: ``"pca"``, ``"tsne"`` or ``"umap"``.
         dim: 2 or 3.
-        seed: the same seed gives the same coordinates.
+        seed: the same seed gives the same coordinates. None: not reproducible, but t-SNE and
+            UMAP then use every core.
         **options: ``normalize`` (L2-normalise first, so distances follow cosine); for t-SNE and
             UMAP ``pca_dims`` (PCA pre-reduction, 50; 0 or None for none) and ``metric``; t-SNE
             ``perplexity`` (30), ``learning_rate``, ``max_iter``; UMAP ``n_neighbors`` (15),
@@ -112,8 +115,9 @@ def project_array(X: np.ndarray, method: str = "pca", dim: int = 2, seed: int = 
                            f"Got {method!r} instead.")
     if dim not in (2, 3):
         raise InvalidInput(f"The 'dim' parameter must be 2 or 3. Got {dim!r} instead.")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise InvalidInput(f"The 'seed' parameter must be an integer. Got {seed!r} instead.")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
+        raise InvalidInput(f"The 'seed' parameter must be an integer (or None: not reproducible, "
+                           f"every core). Got {seed!r} instead.")
     opts = _options(method, options)
     X = check_vectors(X, min_rows=dim + 1)
     n = X.shape[0]
@@ -148,7 +152,8 @@ def _tsne(X: np.ndarray, dim: int, seed: int, opts: dict) -> np.ndarray:
         from openTSNE import TSNE as OpenTSNE
 
         model = OpenTSNE(n_components=2, perplexity=perplexity, metric=opts["metric"],
-                         random_state=seed, n_jobs=opts["n_jobs"] or 1, verbose=False,
+                         random_state=seed, verbose=False,
+                         n_jobs=opts["n_jobs"] or (1 if seed is not None else os.cpu_count() or 1),
                          n_iter=max(int(opts["max_iter"]) - 250, 1), early_exaggeration_iter=250,
                          learning_rate=opts["learning_rate"])
         return np.asarray(model.fit(X), dtype=np.float32)
@@ -175,6 +180,8 @@ def _umap(X: np.ndarray, dim: int, seed: int, opts: dict) -> np.ndarray:
     kwargs = {}
     if opts["n_jobs"] is not None:
         kwargs["n_jobs"] = opts["n_jobs"]
+    elif seed is None:
+        kwargs["n_jobs"] = -1
     model = umap.UMAP(n_components=dim, n_neighbors=n_neighbors, min_dist=float(opts["min_dist"]),
                       metric=opts["metric"], random_state=seed, n_epochs=opts["n_epochs"],
                       init="spectral" if n > dim + 1 + n_neighbors else "random", **kwargs)
