@@ -66,14 +66,14 @@ def _is_words(model) -> bool:
 
 
 def _read_items(path: str) -> tuple[list[str], list[dict]]:
-    """Items (one a line) and metadata (``group`` from a tab-separated second column)."""
+    """Items (one a line) and metadata: tab-separated ``group`` and ``language`` columns after it."""
     items, metas = [], []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        text, _, group = line.partition("\t")
+        text, *rest = line.split("\t")
         items.append(text.strip())
-        metas.append({"group": group.strip()} if group.strip() else {})
+        metas.append({k: v.strip() for k, v in zip(("group", "language"), rest) if v.strip()})
     if not items:
         raise InvalidInput(f"{path} has no items (one a line, optionally TAB group)")
     if not any(metas):

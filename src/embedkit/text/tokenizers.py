@@ -306,6 +306,12 @@ def oov_report(tokenizer, corpus, *, max_lines: int | None = 20_000, by_language
     pieces) and ``unsplit_share`` (words kept as one token).
     """
     tok = tokenizer if hasattr(tokenizer, "encode_batch") else load_tokenizer(tokenizer)
+    # A copy without padding or truncation (a model's tokenizer.json often pads to 128).
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(tok.to_str())
+    tok.no_padding()
+    tok.no_truncation()
     unk_ids = set()
     for name in ("[UNK]", "<unk>", "<UNK>", "[unk]"):
         i = tok.token_to_id(name)
