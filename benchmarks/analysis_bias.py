@@ -121,11 +121,24 @@ def word_audit(path: str, lang: str, permutations: int) -> dict:
     return doc
 
 
-def seat_audit(spec: str, lang: str, permutations: int) -> dict:
-    import embedkit
-    from embedkit.evaluate.sentences import evaluate_sts
+class Memo:
+    """An encoder that remembers every sentence's embedding (the after-debias runs re-encode)."""
 
-    enc = embedkit.load(spec)
+    def __init__(self, enc):
+        self.enc, self.dim, self.modality, self.name, self.cache = enc, enc.dim, "text", enc.name, {}
+
+    def encode(self, items, **kw):
+        new = [t for t in dict.fromkeys(items) if t not in self.cache]
+        if new:
+            self.cache.update(zip(new, self.enc.encode(new, batch_size=64)))
+        return np.vstack([self.cache[t] for t in items]).astype(np.float32)
+
+
+def seat_audit(spec: str, lang: str, permutations: int, sts_pairs: int) -> dict:
+    import embedkit
+    from embedkit.evaluate.sentences import StsData, evaluate_sts, read_sts
+
+    enc = Memo(embedkit.load(spec))
     tests = [t for t in bias.weat_tests() if t.startswith("ko-") == (lang == "ko")]
     B = bias.sentence_gender_subspace(enc, language=lang)
     deb = bias.DebiasedEncoder(enc, B)
@@ -135,10 +148,20 @@ def seat_audit(spec: str, lang: str, permutations: int) -> dict:
         a = bias.seat(deb, t, permutations=permutations)
         doc["seat"][t] = {"effect_before": b.effect_size, "p_before": b.p_value,
                           "effect_after": a.effect_size, "p_after": a.p_value}
-    sts = DATA / ("stsb/sts-dev.tsv" if lang == "en" else "korsts/sts-dev.tsv")
-    doc["sts"] = {"dataset": str(sts.relative_to(DATA)),
+    path = DATA / ("stsb/sts-dev.tsv" if lang == "en" else "korsts/sts-dev.tsv")
+    full = read_sts(path)
+    sts = StsData(full.sentences1[:sts_pairs], full.sentences2[:sts_pairs], full.scores[:sts_pairs],
+                  name=path.name)
+    doc["sts"] = {"dataset": f"{path.relative_to(DATA)} (first {len(sts.scores)} pairs)",
                   "before": evaluate_sts(enc, sts).metrics["spearman"],
                   "after": evaluate_sts(deb, sts).metrics["spearman"]}
+    doc["examples"] = {}
+    he, she = ("man", "woman") if lang == "en" else ("남자", "여자")
+    for w in PAIRS[lang][0]:
+        E = enc.encode([w, he, she])
+        D = deb.encode([w, he, she])
+        doc["examples"][w] = {"before": {he: float(E[0] @ E[1]), she: float(E[0] @ E[2])},
+                              "after": {he: float(D[0] @ D[1]), she: float(D[0] @ D[2])}}
     return doc
 
 
@@ -148,6 +171,7 @@ def main() -> None:
     ap.add_argument("--ko-model", default=None)
     ap.add_argument("--seat", action="store_true", help="Also SEAT / sentence debias (slow: encodes).")
     ap.add_argument("--permutations", type=int, default=10000)
+    ap.add_argument("--sts-pairs", type=int, default=500, help="STS dev pairs for the cost.")
     args = ap.parse_args()
     doc = json.loads(OUT.read_text()) if OUT.is_file() else {}
     doc["load_before"] = os.getloadavg()[0]
@@ -160,7 +184,7 @@ def main() -> None:
         for spec, lang in (("multilingual-e5-small", "en"), ("multilingual-e5-small", "ko"),
                            ("all-MiniLM-L6-v2", "en")):
             print(f"SEAT {spec} {lang}", flush=True)
-            doc[f"seat_{spec}_{lang}"] = seat_audit(spec, lang, args.permutations)
+            doc[f"seat_{spec}_{lang}"] = seat_audit(spec, lang, args.permutations, args.sts_pairs)
             print(json.dumps(doc[f"seat_{spec}_{lang}"], indent=1, ensure_ascii=False))
     doc["load_after"] = os.getloadavg()[0]
     OUT.parent.mkdir(parents=True, exist_ok=True)

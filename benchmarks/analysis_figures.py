@@ -53,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--en-model", default=None, help="English word vectors for the dimensions probe.")
     ap.add_argument("--sentences", type=int, default=3000)
+    ap.add_argument("--only", choices=["clusters"], default=None)
     args = ap.parse_args()
     import embedkit
     from embedkit.analysis.clusters import cluster
@@ -70,14 +71,33 @@ def main() -> None:
                 title=f"multilingual-e5-small, {method.upper()}: 80 Korean and English words")
     groups = [m["group"] for m in metas]
     doc["clusters"] = {}
-    for method, kw in (("kmeans", {"k": 4}), ("hdbscan", {"min_cluster_size": 5})):
-        r = cluster(X, method, texts=words, **kw)
-        doc["clusters"][method] = {"purity": purity(r.labels.tolist(), groups),
-                                   "silhouette": r.silhouette, "n_clusters": r.n_clusters,
-                                   "noise": r.noise,
-                                   "clusters": [{"size": c.size, "typical": c.member_texts}
-                                                for c in r.clusters]}
-        print(method, json.dumps(doc["clusters"][method], ensure_ascii=False), flush=True)
+    ko = [i for i, m in enumerate(metas) if m["language"] == "ko"]
+    en = [i for i, m in enumerate(metas) if m["language"] == "en"]
+    sets = {"e5-small, all 80 words": (X, list(range(len(words)))),
+            "e5-small, 40 Korean words": (X[ko], ko)}
+    if args.en_model:
+        from embedkit.text.word_vectors import WordVectors
+
+        wv = WordVectors.load(args.en_model)
+        found = [i for i in en if words[i] in wv]
+        sets["word2vec enwiki, English words in vocabulary"] = (
+            np.vstack([wv.get_vector(words[i]) for i in found]), found)
+    for name, (V, idx) in sets.items():
+        for method, kw in (("kmeans", {"k": 4}), ("hdbscan", {"min_cluster_size": 5})):
+            r = cluster(V, method, texts=[words[i] for i in idx], **kw)
+            key = f"{name} / {method}"
+            doc["clusters"][key] = {"points": len(idx),
+                                    "purity": purity(r.labels.tolist(), [groups[i] for i in idx]),
+                                    "silhouette": r.silhouette, "n_clusters": r.n_clusters,
+                                    "noise": r.noise,
+                                    "clusters": [{"size": c.size, "typical": c.member_texts,
+                                                  "terms": c.terms[:3]} for c in r.clusters]}
+            print(key, json.dumps(doc["clusters"][key], ensure_ascii=False), flush=True)
+    if args.only == "clusters":
+        old = json.loads((RES / "analysis_figures.json").read_text()) if (RES / "analysis_figures.json").is_file() else {}
+        old["clusters"] = doc["clusters"]
+        (RES / "analysis_figures.json").write_text(json.dumps(old, indent=2, ensure_ascii=False))
+        return
     # dimensions
     with open(DATA / "stsb" / "sts-train.tsv", encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)

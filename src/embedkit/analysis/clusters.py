@@ -160,7 +160,7 @@ def cluster(vectors, method: str = "kmeans", k: int | None = None, *, texts: Seq
         if k is None:
             best = None
             for kk in range(2, min(10, n - 1) + 1):
-                lab = KMeans(n_clusters=kk, random_state=seed, n_init=4).fit_predict(X)
+                lab = KMeans(n_clusters=kk, random_state=seed, n_init=2).fit_predict(X)
                 s = _silhouette(X, lab, silhouette_sample, seed)
                 if s is not None and (best is None or s > best[0]):
                     best = (s, kk, lab)

@@ -303,7 +303,7 @@ def oov_report(tokenizer, corpus, *, max_lines: int | None = 20_000, by_language
     (by script) and overall: ``words``, ``tokens``, ``fertility`` (tokens per word),
     ``unknown_share`` (tokens that are the unknown token), ``unknown_word_share`` (words with at
     least one), ``single_char_share`` (words of 2+ characters split entirely into 1-character
-    pieces) and ``unsplit_share`` (words kept as one token).
+    pieces: letters or syllables, or jamo where the tokenizer decomposes Hangul as BERT's does) and ``unsplit_share`` (words kept as one token).
     """
     tok = tokenizer if hasattr(tokenizer, "encode_batch") else load_tokenizer(tokenizer)
     # A copy without padding or truncation (a model's tokenizer.json often pads to 128).
@@ -349,7 +349,8 @@ def oov_report(tokenizer, corpus, *, max_lines: int | None = 20_000, by_language
             st["unsplit"] += c * (n_tok == 1 and n_unk == 0)
             if len(w) >= 2:
                 st["multi"] += c
-                st["single_char"] += c * (n_unk == 0 and len(pieces) == len(w) and
+                # every piece one character: letters, or jamo where a tokenizer decomposes Hangul
+                st["single_char"] += c * (n_unk == 0 and len(pieces) >= 2 and
                                           all(len(p) == 1 for p in pieces))
         report["languages"][lang] = _rates(st)
         totals.update(st)
