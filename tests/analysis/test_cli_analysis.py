@@ -117,3 +117,26 @@ def test_train_tokenizer_and_oov(tmp_path):
     empty.write_text("", encoding="utf-8")
     res = run("train", "tokenizer", empty, "-o", tmp_path / "t2")
     assert res.exit_code == 2 and res.output.startswith("error: the corpus") and "empty" in res.output
+
+
+def test_project_and_cluster_a_store(tmp_path):
+    from embedkit.store.sqlite import VectorStore
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1, (2, 12)) * 6
+    vecs = np.vstack([centres[i % 2] + rng.normal(0, 0.3, 12) for i in range(30)]).astype(np.float32)
+    texts = [("dog runs fast" if i % 2 else "stock prices fall") + f" {i}" for i in range(30)]
+    path = tmp_path / "s.db"
+    with VectorStore(path, dim=12) as vs:
+        vs.add(texts, metadata=[{"topic": "pets" if i % 2 else "money"} for i in range(30)],
+               vectors=vecs)
+    res = run("project", "--store", path, "--color-by", "topic", "--out", tmp_path / "c.json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert len(doc["points"]) == 30 and doc["points"][1]["topic"] == "pets"
+    assert doc["points"][1]["label"] == "dog runs fast 1"
+    res = run("cluster", "--store", path, "--k", "2", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert sorted(c["size"] for c in doc["clusters"]) == [15, 15]
+    assert {c["terms"][0][0] for c in doc["clusters"]} <= {"dog", "runs", "fast", "stock", "prices", "fall"}
