@@ -132,6 +132,7 @@ def cluster(vectors, method: str = "kmeans", k: int | None = None, *, texts: Seq
         reduce: PCA to this many dimensions first (HDBSCAN works better in few dimensions).
         min_cluster_size, min_samples: HDBSCAN's.
         silhouette_sample: silhouette over at most this many points (it costs O(n^2)).
+
     """
     require("sklearn", "all", "clustering")
     if method not in METHODS:

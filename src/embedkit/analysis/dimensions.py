@@ -138,7 +138,8 @@ def gaussian_probe(n: int, dims: Sequence[int], *, k: int = 10, n_queries: int =
                    seed: int = 0) -> list[dict]:
     """The same probe on ``n`` standard Gaussian points, fresh at each dimension; recall@k is that
     of the first ``d`` coordinates against all ``max(dims)`` (random data has no few directions
-    that carry its neighbourhoods)."""
+    that carry its neighbourhoods).
+    """
     if n < 3:
         raise InvalidInput(f"n must be at least 3, got {n}")
     rng = np.random.default_rng(seed)

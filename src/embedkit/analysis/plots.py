@@ -140,6 +140,7 @@ def scatter(projection, path=None, *, color_by: str | None = None, colors=None,
         colors: one value per point to colour by instead (cluster ids, say).
         annotate: how many points to label (spread over the map), or the labels to show.
     Returns the matplotlib Figure.
+
     """
     from .projection import Projection
 

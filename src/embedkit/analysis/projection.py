@@ -109,6 +109,7 @@ def project_array(X: np.ndarray, method: str = "pca", dim: int = 2, seed: int = 
             ``perplexity`` (30), ``learning_rate``, ``max_iter``; UMAP ``n_neighbors`` (15),
             ``min_dist`` (0.1), ``n_epochs``. ``n_jobs`` (None: the library's default; UMAP is
             single-threaded when seeded, which is what makes it deterministic).
+
     """
     if method not in METHODS:
         raise InvalidInput(f"The 'method' parameter must be one of {', '.join(map(repr, METHODS))}. "
@@ -320,6 +321,7 @@ def project(source, method: str = "pca", dim: int = 2, seed: int = 0, *,
     >>> p = project(np.eye(4, 8, dtype="float32") + 0.1, labels=list("abcd"))
     >>> p.coords.shape, p.labels[0]
     ((4, 2), 'a')
+
     """
     src_ids = src_labels = src_meta = None
     if hasattr(source, "key_to_index") and hasattr(source, "vectors"):  # WordVectors

@@ -380,8 +380,13 @@ def debias_cmd(model, output, language, neutral_limit, tests):
     """Remove the gender direction: hard debias (word vectors) or a linear projection (sentences)."""
     import numpy as np
 
-    from ..analysis.bias import (direct_bias, gender_direction, hard_debias, run_weat,
-                                 sentence_gender_subspace)
+    from ..analysis.bias import (
+        direct_bias,
+        gender_direction,
+        hard_debias,
+        run_weat,
+        sentence_gender_subspace,
+    )
 
     enc = _load_any(model)
     out = Path(output)

@@ -97,6 +97,7 @@ def train_tokenizer(corpus, type: str = "bpe", vocab_size: int = 8000, *, output
         character_coverage: sentencepiece's share of characters to cover (rest becomes unknown).
 
     An empty corpus and a vocabulary larger than the corpus can fill are errors.
+
     """
     if type not in TYPES:
         raise InvalidInput(f"The 'type' parameter must be one of {', '.join(map(repr, TYPES))}. "
@@ -218,7 +219,15 @@ def _train_sentencepiece(lines, type, vocab_size, lowercase, coverage, seed):
 def _sentencepiece_to_hf(model_file: str, type: str):
     """Convert a trained sentencepiece model to a ``tokenizers.Tokenizer`` (same pieces, scores)."""
     import sentencepiece as spm
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     sp = spm.SentencePieceProcessor(model_file=model_file)
     pieces = [(sp.id_to_piece(i), float(sp.get_score(i))) for i in range(sp.get_piece_size())]
@@ -254,7 +263,8 @@ def _sentencepiece_to_hf(model_file: str, type: str):
 
 def load_tokenizer(spec):
     """A ``tokenizers.Tokenizer`` from a ``tokenizer.json`` file, a folder holding one, or a model
-    name ``embedkit.load`` resolves (``all-MiniLM-L6-v2``, ``multilingual-e5-small``, ...)."""
+    name ``embedkit.load`` resolves (``all-MiniLM-L6-v2``, ``multilingual-e5-small``, ...).
+    """
     require("tokenizers", "text", "tokenizers")
     from tokenizers import Tokenizer
 
