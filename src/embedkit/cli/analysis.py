@@ -312,7 +312,7 @@ def tokens_cmd(tokenizers, corpus, max_lines, as_json):
 
 # ------------------------------------------------------------------------------------- bias
 @bias.command("weat")
-@click.option("--model", "-m", required=True, help="Word vectors (WEAT) or a sentence encoder (SEAT).")
+@click.option("--model", "-m", default=None, help="Word vectors (WEAT) or a sentence encoder (SEAT).")
 @click.option("--test", "tests", multiple=True, default=("career-family",), show_default=True,
               help="A shipped test (see --list), 'all', or a .json file (repeatable).")
 @click.option("--permutations", default=10000, show_default=True, type=int)
@@ -327,6 +327,8 @@ def weat_cmd(model, tests, permutations, seed, list_tests, as_json):
         for t in weat_tests():
             click.echo(t)
         return
+    if not model:
+        raise click.UsageError("Missing option '--model' / '-m'.")
     names = weat_tests() if "all" in tests else list(tests)
     enc = _load_any(model)
     words = _is_words(enc)
