@@ -63,6 +63,8 @@ def wefe_weat(wv: WordVectors, result: bias.WeatResult) -> float:
     q = Query([result.found["X"], result.found["Y"]], [result.found["A"], result.found["B"]],
               [n[0], n[1]], [n[2], n[3]])
     out = WEAT().run_query(q, model, return_effect_size=True, lost_vocabulary_threshold=0.5)
+    if abs(result.statistic) < 1e-6 and result.effect_size == 0.0:
+        return None  # every s(w) ~ 0: WEFE divides rounding noise by rounding noise
     return float(out["effect_size"])
 
 

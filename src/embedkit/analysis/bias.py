@@ -3,7 +3,8 @@
 the Gonen & Goldberg (2019) check of what debiasing leaves behind.
 
 - **WEAT** (Caliskan et al. 2017): ``s(w, A, B) = mean cos(w, a) - mean cos(w, b)``; effect size
-  ``(mean_X s - mean_Y s) / std_{X u Y} s`` (population std, as WEFE computes it); one-sided
+  ``(mean_X s - mean_Y s) / std_{X u Y} s`` (population std, as WEFE computes it; 0 when every
+  s(w) is within 1e-6 of the others, where the ratio would be rounding noise); one-sided
   permutation p-value over re-partitions of X u Y. The standard tests ship as data
   (:func:`weat_tests`), with Korean counterparts (``ko-*``).
 - **SEAT** (May et al. 2019): the same test over sentence embeddings, each word put into
@@ -133,7 +134,9 @@ def weat(X, Y, A, B, *, permutations: int = 10_000, seed: int = 0) -> tuple[floa
         raise InvalidInput("every target word is equally near both attribute sets (s(w) constant): "
                            "the effect size is undefined")
     stat = s[:nx].sum() - s[nx:].sum()
-    effect = (s[:nx].mean() - s[nx:].mean()) / std
+    # Every s(w) within float32 noise of the others (after equalising, say): no association is
+    # measurable, and the ratio of two rounding errors would be an arbitrary number.
+    effect = 0.0 if std < 1e-6 else (s[:nx].mean() - s[nx:].mean()) / std
     p = None
     if permutations:
         total = math.comb(len(s), nx)
