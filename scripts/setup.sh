@@ -18,6 +18,14 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
     || echo "warning: could not install chromium; the web-page tests will fail" >&2
 fi
+# fonts-nanum gives plots a Hangul font (embedkit.analysis.plots; idempotent; quiet; where apt-get exists).
+if ! fc-list :lang=ko 2>/dev/null | grep -q . && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null 2>&1 \
+    || { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+         && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; } \
+    || echo "warning: could not install fonts-nanum; Hangul labels in plots will need a CJK font" >&2
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

@@ -30,6 +30,7 @@ FAMILIES = (
     "Word vectors",
     "Images and audio",
     "Training and evaluation",
+    "Analysis",
     "Service",
 )
 
