@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 MODES = ("vector", "keyword", "hybrid")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 _clock = time.monotonic  # replaced in tests
+_MILVUS_SCHEMES = ("milvus://", "milvus+https://", "milvus-lite://")
 
 class VectorStore:
     """A durable vector collection in one SQLite file, with vector, keyword and hybrid search.
@@ -80,6 +81,14 @@ class VectorStore:
             processes writing the same file (this object's own writes are always seen at once).
             0 looks for their commits before every search, at about 5 % of the search's speed.
     """
+
+    def __new__(cls, path=None, *args, **kwargs):
+        # ``VectorStore("milvus://host:port/c")`` / ``("milvus-lite://x.db")``: the Milvus backend.
+        if cls is VectorStore and isinstance(path, str) and path.startswith(_MILVUS_SCHEMES):
+            from .milvus import MilvusStore
+
+            return MilvusStore(path, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, path, *, encoder=None, dim: int | None = None, metric: str = "cosine",
                  create: bool = True, ann_threshold: int = 20_000, ann_params: AnnParams = AnnParams(),
@@ -523,6 +532,43 @@ class VectorStore:
                                    part):
                 out[row[0]] = row[1:]
         return out
+
+    def records(self, *, where: Mapping | None = None, batch_size: int = 1000) -> Iterator[list[Record]]:
+        """Every stored item (matching ``where``), a batch at a time, in insertion order."""
+        cond, params = where_sql(where)
+        last = 0
+        while True:
+            rows = self._query("SELECT key, id, text, metadata, vector FROM items JOIN vectors USING (key) "
+                               "WHERE key > ?" + (f" AND {cond}" if cond else "") +
+                               " ORDER BY key LIMIT ?", [last, *params, int(batch_size)])
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [Record(i, t, json.loads(m), np.frombuffer(b, dtype=np.float32)) for _, i, t, m, b in rows]
+
+    def model_record(self) -> dict:
+        """The recorded model (name, spec, fingerprint, modality, prompts), for copying a store."""
+        return {k: self.meta[k] for k in ("model", "model_spec", "model_fingerprint", "model_modality",
+                                          "model_prompts") if k in self.meta}
+
+    def record_model(self, record: Mapping, dim: int) -> None:
+        """Record a model (another store's :meth:`model_record`) and dimension before the first vectors."""
+        mine = self.model_record()
+        for key in ("model", "model_fingerprint"):
+            if key in mine and key in record and mine[key] != record[key]:
+                raise ModelMismatch(f"the store {self.path} holds vectors made by {mine.get('model')!r}, "
+                                    f"not {record.get('model')!r}")
+        with self._write():
+            self._stamp(int(dim))
+            values = {k: v for k, v in record.items() if k not in self.meta}
+            if values:
+                self._set_meta(**values)
+
+    def put_source_state(self, state: SourceState) -> None:
+        """Record an indexed file's state as it is (for copying a store)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                       [state.source, state.size, state.mtime_ns, state.sha256, state.n_items, time.time()])
 
     # -- search --------------------------------------------------------------------------------
 
