@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import socket
 import sqlite3
@@ -236,6 +237,9 @@ class MilvusStore:
         self._client = None
         self._lite_path = None
         pymilvus = require("pymilvus", "scale", "the Milvus store")
+        if not os.environ.get("EMBEDKIT_DEBUG"):
+            # pymilvus logs every failed call with a traceback; this store raises a StoreError instead.
+            logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         self._pymilvus = pymilvus
         if self.url["lite"]:
             require("milvus_lite", "scale", "Milvus Lite")
@@ -350,8 +354,12 @@ class MilvusStore:
 
     def _sources(self) -> bool:
         """Make sure the collection of indexed-file states exists; False when it does not and was not made."""
+        if getattr(self, "_sources_ready", False):
+            return True
         c = self._client
         if self._call("list collections", c.has_collection, self.sources_collection):
+            self._call("load the sources collection", c.load_collection, self.sources_collection)
+            self._sources_ready = True
             return True
         return False
 
@@ -365,6 +373,7 @@ class MilvusStore:
         index.add_index("dummy", index_type="FLAT", metric_type="L2")
         self._call("create the sources collection", self._client.create_collection,
                    self.sources_collection, schema=schema, index_params=index, consistency_level="Strong")
+        self._sources_ready = True
 
     # -- the model -------------------------------------------------------------------------------
 
