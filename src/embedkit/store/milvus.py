@@ -243,6 +243,9 @@ class MilvusStore:
         self._pymilvus = pymilvus
         if self.url["lite"]:
             require("milvus_lite", "scale", "Milvus Lite")
+            if not os.environ.get("EMBEDKIT_DEBUG"):
+                # The in-process server logs calls it does not implement (pymilvus then falls back).
+                logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
             folder = Path(self.url["path"])
             if folder.exists() and not folder.is_dir():
                 raise StoreCorrupt(f"{folder} is a file; a Milvus Lite store is a folder (made by Milvus Lite)")
