@@ -4,6 +4,7 @@ Each Milvus Lite store below runs its own in-process Milvus Lite server on a tem
 started when the store opens and stopped when it closes.
 """
 
+import json
 import socket
 import time
 
@@ -311,3 +312,36 @@ def test_migrate_both_ways_keeps_vectors_metadata_model_and_sources(tmp_path, en
             np.testing.assert_allclose(x.vector, y.vector, atol=1e-6)  # re-normalised: last bit
     with pytest.raises(InvalidInput, match="new or empty"):
         migrate(src, back)
+
+
+def test_cli_index_search_info_migrate_on_milvus_lite(tmp_path, tiny_st_model):
+    from click.testing import CliRunner
+
+    from embedkit.cli import main
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in [("car.txt", "The red car is parked in the garage."), ("fruit.txt", "Fresh apples at the market."),
+                       ("ko.txt", "자동차가 주차장에 있다")]:
+        (docs / name).write_text(text, encoding="utf-8")
+    url = f"milvus-lite://{tmp_path}/cli.db"
+    run = CliRunner().invoke
+    r = run(main, ["index", str(docs), "--store", url, "--model", str(tiny_st_model)])
+    assert r.exit_code == 0 and "3 added" in r.output, r.output
+    r = run(main, ["index", str(docs), "--store", url])  # the recorded model, nothing changed
+    assert r.exit_code == 0 and "3 unchanged" in r.output, r.output
+    r = run(main, ["search", "자동차", "--store", url, "--mode", "keyword", "--json"])
+    assert r.exit_code == 0 and [h["id"].endswith("ko.txt#0") for h in json.loads(r.output)] == [True]
+    r = run(main, ["search", "apples market", "--store", url, "-k", "1", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)[0]["id"].endswith("fruit.txt#0")
+    r = run(main, ["info", "--store", url, "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["backend"] == "milvus-lite"
+    copy = tmp_path / "copy.db"
+    r = run(main, ["migrate", url, str(copy), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["count"] == 3, r.output
+    r = run(main, ["index", str(docs), "--store", str(copy)])  # the copy continues incrementally
+    assert r.exit_code == 0 and "3 unchanged" in r.output, r.output
+    r = run(main, ["migrate", str(copy), url])
+    assert r.exit_code == 2 and r.output.startswith("error:") and "new or empty" in r.output
+    r = run(main, ["search", "car", "--store", f"{url}?collection=nope"])
+    assert r.exit_code == 5 and r.output.startswith("error: no collection 'nope'")
