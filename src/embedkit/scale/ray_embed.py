@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -210,7 +211,11 @@ def embed_dataset(inputs, output=None, *, store=None, model=None, backend: str =
     if not ray.is_initialized():
         try:
             if address is None:
-                ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+                # Workers import embedkit from where this process did (a checkout, not only site-packages).
+                here = str(Path(__file__).resolve().parents[2])
+                path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+                ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                         runtime_env={"env_vars": {"PYTHONPATH": path}})
             else:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         except (ConnectionError, RuntimeError, TimeoutError) as exc:
@@ -241,6 +246,7 @@ def _run(ray, files, output, store, model, backend, quantize, text_field, id_fie
     from ..progress import progress as progress_bar
 
     ray_data = require("ray.data", "scale", "Ray batch embedding")
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # one line per run, not per stage
     ctx = ray_data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # ids by row number stay the input order
     ctx.enable_progress_bars = bool(progress)
@@ -259,6 +265,7 @@ def _run(ray, files, output, store, model, backend, quantize, text_field, id_fie
     embedded = ds.map_batches(
         _EmbedActor, batch_size=batch_size, batch_format="numpy",
         compute=ray_data.ActorPoolStrategy(size=num_actors), num_cpus=threads,
+        max_restarts=2,  # an actor that cannot start fails the run instead of being retried forever
         fn_constructor_kwargs={"model": model, "backend": backend, "options": options, "role": role,
                                "normalize": normalize, "batch_size": min(batch_size, 64)})
     writer = _ParquetOut(output, name, dim) if output is not None else None
