@@ -91,7 +91,7 @@ def main() -> None:
         for actors, threads in ((1, 1), (1, 2), (2, 1)):
             out = work / f"ray_{actors}x{threads}.parquet"
             t0 = time.perf_counter()
-            report = embed_dataset([src], out, num_actors=actors, threads_per_actor=threads,
+            embed_dataset([src], out, num_actors=actors, threads_per_actor=threads,
                                    batch_size=args.batch_size, progress=False)
             wall = time.perf_counter() - t0
             import pyarrow.parquet as pq

@@ -13,8 +13,14 @@ import pytest
 
 import embedkit
 from embedkit import VectorStore
-from embedkit.errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt, StoreError,
-                             StoreNotFound)
+from embedkit.errors import (
+    DimensionMismatch,
+    InvalidInput,
+    ModelMismatch,
+    StoreCorrupt,
+    StoreError,
+    StoreNotFound,
+)
 from embedkit.store.base import StoreBackend
 from embedkit.store.results import SourceState
 from embedkit.text.hashing import HashingEncoder
@@ -242,8 +248,8 @@ def test_metrics_score_higher_is_closer(open_store):
 # -- Milvus only -------------------------------------------------------------------------------
 
 def test_foreign_and_mismatched_milvus_collections_are_refused_and_left_alone(tmp_path):
-    from pymilvus import DataType, MilvusClient
     from milvus_lite.server_manager import server_manager_instance
+    from pymilvus import DataType, MilvusClient
 
     path = tmp_path / "foreign.db"
     client = MilvusClient(str(path))

@@ -58,6 +58,7 @@ from ..errors import (
     require,
 )
 from ..identity import fingerprint_of
+from .common import ModelBound
 from .filters import analyze_many, fts_query, has_hangul
 from .results import Hit, LazyRows, Record, SourceState, check_k
 
@@ -204,7 +205,7 @@ def _check_reachable(host: str, port: int, timeout: float) -> None:
                          "check the address and that Milvus is running") from exc
 
 
-class MilvusStore:
+class MilvusStore(ModelBound):
     """A vector collection in Milvus behind the :class:`~.base.StoreBackend` contract.
 
     Args:
@@ -381,31 +382,6 @@ class MilvusStore:
     # -- the model -------------------------------------------------------------------------------
 
     @property
-    def encoder(self):
-        """The encoder that embeds texts; loaded from the recorded spec on first use, and checked."""
-        if self._encoder is None and self.model_spec is not None:
-            with self._lock:
-                if self._encoder is None:
-                    self.encoder = self._load_recorded_model()
-        return self._encoder
-
-    @encoder.setter
-    def encoder(self, value) -> None:
-        if value is not None:
-            self._check_encoder(value)
-        self._encoder = value
-
-    def _check_encoder(self, encoder) -> None:
-        from .sqlite import VectorStore
-
-        VectorStore._check_encoder(self, encoder)  # the same rules and messages as the SQLite store
-
-    def _load_recorded_model(self):
-        from .sqlite import VectorStore
-
-        return VectorStore._load_recorded_model(self)
-
-    @property
     def dim(self) -> int | None:
         """The vector dimension (None until the first vector is stored)."""
         return int(self.meta["dim"]) if "dim" in self.meta else None
@@ -473,11 +449,8 @@ class MilvusStore:
     # -- writing -------------------------------------------------------------------------------
 
     def _prepare(self, texts, ids, metadata, vectors, batch_size, progress):
-        from .sqlite import VectorStore
-
-        # The SQLite store's checks and embedding, with the same messages.
-        texts, ids, metas, vectors = VectorStore._prepare(self, texts, ids, metadata, vectors, batch_size,
-                                                          progress)
+        # The SQLite store's checks and embedding (ModelBound), with the same messages.
+        texts, ids, metas, vectors = super()._prepare(texts, ids, metadata, vectors, batch_size, progress)
         for what, values in (("id", ids), ("text", texts), ("metadata", metas)):
             for i, value in enumerate(values):
                 if len(value.encode("utf-8")) > MAX_VARCHAR:
@@ -648,11 +621,6 @@ class MilvusStore:
                 rows[row["id"]] = row
         best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         return self._hits([(rows[i], s) for i, s in best])
-
-    def _query_vector(self, query) -> np.ndarray:
-        from .sqlite import VectorStore
-
-        return VectorStore._query_vector(self, query)
 
     def _vector(self, q: np.ndarray, k: int, expr: str, expansion: int | None) -> list[tuple[dict, float]]:
         ef = max(expansion or self.ef_search, k)
