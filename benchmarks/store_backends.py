@@ -55,12 +55,12 @@ def exact_truth(store_vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> 
     return np.concatenate(out)
 
 
-def bench(name: str, store, rows, n: int, queries, truth, batch: int) -> dict:
+def bench(name: str, store, rows, n: int, queries, truth, batch: int, with_text: bool = True) -> dict:
     t0 = time.perf_counter()
     for start, v, texts in rows:
         for s in range(0, len(v), batch):
             ids = [str(start + s + i) for i in range(len(v[s:s + batch]))]
-            store.add(texts[s:s + batch], ids=ids, vectors=v[s:s + batch],
+            store.add(texts[s:s + batch] if with_text else None, ids=ids, vectors=v[s:s + batch],
                       metadata=[{"row": start + s + i} for i in range(len(ids))])
         print(f"  {name}: {start + len(v)} rows in {time.perf_counter() - t0:.0f} s", flush=True)
     ingest = time.perf_counter() - t0
@@ -93,6 +93,8 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.03)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--systems", default="sqlite,milvus-lite")
+    ap.add_argument("--no-text", action="store_true",
+                    help="store vectors and metadata only (no text, so no keyword analysis at ingest)")
     ap.add_argument("--nsmc", default=None, help="NSMC xz TSV (default ../shared/data/nsmc/nsmc_dev.tsv.xz)")
     ap.add_argument("--out", default=str(RESULTS / "store_backends.json"))
     args = ap.parse_args()
@@ -118,7 +120,7 @@ def main() -> None:
                     store = VectorStore(f"milvus-lite://{work}/m.db", dim=allv.shape[1])
                 print(f"{system} at {n} rows", flush=True)
                 row = bench(system, store, make_rows(real, real_texts, n, args.noise), n, queries, truth,
-                            args.batch)
+                            args.batch, with_text=not args.no_text)
                 store.close()
                 row["disk_bytes"] = sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
                 results.append(row)
@@ -129,7 +131,7 @@ def main() -> None:
 
     out = {"benchmark": "store_backends", "date": time.strftime("%Y-%m-%d"), "real_vectors": args.real,
            "queries": args.queries, "noise": args.noise, "dim": int(allv.shape[1]), "k": 10,
-           "hnsw": {"M": 16, "ef_construction": 128}, "batch": args.batch,
+           "hnsw": {"M": 16, "ef_construction": 128}, "batch": args.batch, "with_text": not args.no_text,
            "data": "NSMC reviews, all-MiniLM-L6-v2 vectors + Gaussian noise; queries: other reviews",
            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                        "load_average_1min_at_start": load_start,
