@@ -14,6 +14,8 @@ from ..encoder import encode_as
 from ..errors import EmbedkitError, InvalidInput, StoreCorrupt, StoreNotFound
 from .app import command, echo_json
 
+STORE_HELP = ("The store: a file (SQLite), milvus://HOST:PORT/COLLECTION (a Milvus server) or "
+              "milvus-lite://PATH.db (Milvus Lite).")
 MODEL_HELP = ("Model: 'default' (multilingual-e5-small), 'all-MiniLM-L6-v2', a local folder, or a "
               "Hugging Face id.")
 
@@ -27,9 +29,18 @@ def _load(model: str | None, backend: str = "torch", int8: bool = False):
     return load(model, backend=backend, **options)
 
 
+def _is_url(path) -> bool:
+    from ..store.sqlite import _MILVUS_SCHEMES
+
+    return str(path).startswith(_MILVUS_SCHEMES)
+
+
 def _drop_if_empty(path: Path) -> None:
     """Delete a store file (and its WAL, shared-memory and index files) that holds no items."""
     from ..store.sqlite import VectorStore
+
+    if _is_url(path):
+        return  # a Milvus collection is left as it is
 
     try:
         with VectorStore(path, create=False) as vs:
@@ -46,10 +57,13 @@ def _open_store(path: str, *, model: str | None = None, create: bool = False):
     that (checked against the record), and a new store gets ``model`` or the default model."""
     from ..store.sqlite import VectorStore
 
-    p = Path(path)
-    if not p.exists() and not create:
-        raise StoreNotFound(f"no store at {p}; create one with: embedkit index FILES --store {p}")
-    vs = VectorStore(p, create=create)
+    if _is_url(path):
+        vs = VectorStore(str(path), create=create)  # the Milvus backend
+    else:
+        p = Path(path)
+        if not p.exists() and not create:
+            raise StoreNotFound(f"no store at {p}; create one with: embedkit index FILES --store {p}")
+        vs = VectorStore(p, create=create)
     try:
         if model is not None or (create and vs.model_spec is None):
             vs.encoder = _load(model)
@@ -101,7 +115,7 @@ def _parse_where(pairs: tuple[str, ...]) -> dict | None:
 
 @command(family="Store and search")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
+@click.option("--store", "-s", required=True, help=STORE_HELP)
 @click.option("--model", "-m", default=None, help=MODEL_HELP + " Default: the store's, else 'default'.")
 @click.option("--chunk-tokens", default=128, show_default=True, help="Tokens per chunk of long texts.")
 @click.option("--overlap", default=16, show_default=True, help="Tokens shared by consecutive chunks.")
@@ -125,7 +139,7 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
 
     if not any(Path(p).exists() for p in paths):
         raise InvalidInput(f"no such file or folder: {', '.join(map(str, paths))}")
-    existed = Path(store).exists()
+    existed = _is_url(store) or Path(store).exists()
     try:
         with _open_store(store, model=model, create=True) as vs:
             report = index_paths(vs, paths, chunk_tokens=chunk_tokens, overlap=overlap,
@@ -153,7 +167,7 @@ def index(paths, store, model, chunk_tokens, overlap, text_field, batch_chunks, 
 
 @command(family="Store and search")
 @click.argument("query", required=False)
-@click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
+@click.option("--store", "-s", required=True, help=STORE_HELP)
 @click.option("--image", "image", type=click.Path(path_type=Path), default=None,
               help="Query with an image file (image stores: CLIP, ResNet, ...).")
 @click.option("--audio", "audio", type=click.Path(path_type=Path), default=None,
@@ -220,20 +234,48 @@ def search(query, store, image, audio, mode, k, where, model, language_neutral, 
 
 
 @command(family="Store and search")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="Write .npy, .parquet or .jsonl (default: JSON lines on stdout).")
+              help="Write .npy, .parquet or .jsonl (default: JSON lines on stdout; --ray: .parquet).")
 @click.option("--model", "-m", default=None, help=MODEL_HELP)
-@click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)
-@click.option("--int8", is_flag=True, help="ONNX int8 quantised model (with --backend onnx).")
-@click.option("--batch-size", default=32, show_default=True)
+@click.option("--backend", type=click.Choice(["torch", "onnx"]), default=None,
+              help="Inference backend. Default: torch; onnx (int8) with --ray.")
+@click.option("--int8", is_flag=True, help="ONNX int8 quantised model (with --backend onnx; the --ray default).")
+@click.option("--batch-size", default=None, type=click.IntRange(min=1),
+              help="Texts per batch. Default: 32; 256 with --ray.")
 @click.option("--no-normalize", is_flag=True, help="Do not L2-normalise the vectors.")
 @click.option("--as", "role", type=click.Choice(["query", "document"]), default=None,
               help="Embed as search queries or as documents, with the model's prompt for that role "
                    "(E5: 'query: ' / 'passage: '). Default: the texts as they are.")
-def embed(files, output, model, backend, int8, batch_size, no_normalize, role):
-    """Embed texts, one per line, from FILES or standard input."""
+@click.option("--ray", "use_ray", is_flag=True,
+              help="Embed with Ray Data over a pool of encoder actors; FILES may be jsonl, csv, parquet or "
+                   "text files and folders.")
+@click.option("--address", default=None, help="With --ray: the Ray cluster (HOST:PORT, ray://HOST:10001, "
+                                               "auto). Default: a local Ray runtime.")
+@click.option("--num-actors", default=1, show_default=True, type=click.IntRange(min=1),
+              help="With --ray: encoder actors (each loads the model once).")
+@click.option("--threads-per-actor", default=1, show_default=True, type=click.IntRange(min=1),
+              help="With --ray: CPUs (ONNX threads) per actor.")
+@click.option("--text-field", default=None, help="With --ray: the text column of jsonl/csv/parquet files.")
+@click.option("--id-field", default=None, help="With --ray: the id column (default: row numbers).")
+@click.option("--store", "-s", "store", default=None, help="With --ray: add the vectors to this store. " + STORE_HELP)
+def embed(files, output, model, backend, int8, batch_size, no_normalize, role, use_ray, address, num_actors,
+          threads_per_actor, text_field, id_field, store):
+    """Embed texts, one per line, from FILES or standard input (with --ray: files on a Ray cluster)."""
+    if use_ray:
+        return _embed_ray(files, output, model, backend, int8, batch_size, no_normalize, role, address,
+                          num_actors, threads_per_actor, text_field, id_field, store)
+    ray_only = {"--address": address, "--text-field": text_field, "--id-field": id_field, "--store": store,
+                "--num-actors": num_actors != 1 or None, "--threads-per-actor": threads_per_actor != 1 or None}
+    given = [name for name, value in ray_only.items() if value]
+    if given:
+        raise InvalidInput(f"{', '.join(given)} need(s) --ray")
+    backend = backend or "torch"
+    batch_size = batch_size or 32
     texts = []
+    for f in files:
+        if f.is_dir():
+            raise InvalidInput(f"{f} is a folder; embed reads text files (folders need --ray)")
     sources = [(str(f), f.read_bytes()) for f in files] if files else [("<stdin>", sys.stdin.buffer.read())]
     for name, data in sources:
         try:
@@ -251,6 +293,28 @@ def embed(files, output, model, backend, int8, batch_size, no_normalize, role):
     write_vectors(output, texts, vectors, encoder.name)
     if output is not None:
         click.echo(f"wrote {len(texts)} vectors of dimension {vectors.shape[1]} to {output}", err=True)
+
+
+def _embed_ray(files, output, model, backend, int8, batch_size, no_normalize, role, address, num_actors,
+               threads_per_actor, text_field, id_field, store):
+    from ..scale.ray_embed import embed_dataset
+
+    if not files:
+        raise InvalidInput("--ray reads FILES (jsonl, csv, parquet, txt or folders), not standard input")
+    if output is None and store is None:
+        raise InvalidInput("--ray needs -o OUT.parquet, --store STORE, or both")
+    backend = backend or "onnx"
+    if int8 and backend != "onnx":
+        raise InvalidInput("--int8 needs --backend onnx")
+    quantize = "int8" if backend == "onnx" else None
+    report = embed_dataset(list(files), output, store=store, model=model, backend=backend, quantize=quantize,
+                           text_field=text_field, id_field=id_field, num_actors=num_actors,
+                           batch_size=batch_size or 256, threads_per_actor=threads_per_actor,
+                           address=address, role=role, normalize=not no_normalize)
+    where = " and ".join(x for x in (report["output"], report["store"]) if x)
+    click.echo(f"embedded {report['rows']} texts (dimension {report['dim']}, {report['model']}) with "
+               f"{num_actors} Ray actor(s) in {report['seconds']:.1f} s ({report['rows_per_s']} texts/s) "
+               f"into {where}", err=True)
 
 
 def write_vectors(output: Path | None, texts: list[str], vectors: np.ndarray, model: str) -> None:
@@ -303,7 +367,7 @@ def similarity(text_a, text_b, model, metric):
 
 
 @command(family="Store and search")
-@click.option("--store", "-s", required=True, type=click.Path(path_type=Path), help="The store file.")
+@click.option("--store", "-s", required=True, help=STORE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info(store, as_json):
     """Describe a store: items, model, dimension, index."""
@@ -321,3 +385,32 @@ def info(store, as_json):
             click.echo(f"{key:>{width}}: {value}")
     if problems:
         raise StoreCorrupt(f"{store} is damaged: {'; '.join(problems[:5])}")
+
+
+@command(family="Store and search")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Items copied per batch.")
+@click.option("--sample", default=100, show_default=True, type=click.IntRange(min=0),
+              help="Items whose vectors, texts and metadata are compared after the copy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def migrate(src, dst, batch_size, sample, as_json):
+    """Copy a store to another backend (or file): SRC and DST are store files or Milvus URLs.
+
+    Vectors, texts, metadata, the recorded model and the indexed files' states are copied; the copy
+    is then checked (counts, and a sample of items compared). DST must be new or empty.
+
+    \b
+    Example:
+      embedkit migrate docs.db milvus://milvus.internal:19530/docs
+    """
+    from ..apps.migrate import migrate as run
+
+    report = run(src, dst, batch_size=batch_size, sample=sample)
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(f"copied {report['copied']} items and {report['sources']} indexed files from {src} to {dst} "
+                   f"({report['seconds']:.1f} s); verified: counts equal, {report['sampled']} sampled items "
+                   "identical")

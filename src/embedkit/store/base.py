@@ -13,7 +13,7 @@ closer" for every mode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from .results import Hit, Record, SourceState
@@ -23,7 +23,12 @@ __all__ = ["StoreBackend"]
 
 @runtime_checkable
 class StoreBackend(Protocol):
-    """A durable collection of (id, text, metadata, vector) with vector, keyword and hybrid search."""
+    """A durable collection of (id, text, metadata, vector) with vector, keyword and hybrid search.
+
+    Backends: :class:`~.sqlite.VectorStore` (a file path) and :class:`~.milvus.MilvusStore`
+    (``milvus://host:port/collection`` or ``milvus-lite://path.db``); ``VectorStore(path)`` and
+    ``embedkit.open(path)`` pick the backend from the path.
+    """
 
     path: str
     metric: str
@@ -69,8 +74,9 @@ class StoreBackend(Protocol):
         ...
 
     def search(self, query, *, k: int = 10, mode: str = "vector", where: Mapping | None = None,
-               expansion: int | None = None) -> list[Hit]:
-        """Vector, keyword or hybrid search by a text or a vector."""
+               expansion: int | None = None, language_neutral: bool = True) -> list[Hit]:
+        """Vector, keyword or hybrid search by a text or a vector (``language_neutral``: see
+        :mod:`embedkit.store.language`; a backend may ignore it and say so)."""
         ...
 
     # Incremental indexing of files (see embedkit.apps.indexing).
@@ -92,6 +98,22 @@ class StoreBackend(Protocol):
 
     def remove_source(self, source: str) -> int:
         """Delete a source's items and its state."""
+        ...
+
+    def records(self, *, where: Mapping | None = None, batch_size: int = 1000) -> Iterator[list[Record]]:
+        """Every stored item (matching ``where``), a batch at a time (for copying a store)."""
+        ...
+
+    def model_record(self) -> dict:
+        """The recorded model: name, spec, fingerprint, modality, prompts (those recorded)."""
+        ...
+
+    def record_model(self, record: Mapping, dim: int) -> None:
+        """Record another store's model and the dimension before the first vectors (for copying)."""
+        ...
+
+    def put_source_state(self, state: SourceState) -> None:
+        """Record an indexed file's state as it is (for copying)."""
         ...
 
     def info(self) -> dict:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sqlite3
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..encoder import ROLES, encode_as
+from ..encoder import ROLES
 from ..errors import (
     DimensionMismatch,
     InvalidInput,
@@ -46,9 +44,10 @@ from ..errors import (
     require,
 )
 from ..identity import fingerprint_of
-from ..similarity import METRICS, as_matrix, l2_normalize
+from ..similarity import METRICS
 from . import schema
 from .ann import AnnParams
+from .common import ModelBound
 from .filters import analyze_many, fts_query, has_hangul, where_sql
 from .results import Hit, LazyRows, Record, SourceState, check_k
 from .vector_index import VectorIndex
@@ -60,8 +59,9 @@ log = logging.getLogger(__name__)
 MODES = ("vector", "keyword", "hybrid")
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 _clock = time.monotonic  # replaced in tests
+_MILVUS_SCHEMES = ("milvus://", "milvus+https://", "milvus-lite://")
 
-class VectorStore:
+class VectorStore(ModelBound):
     """A durable vector collection in one SQLite file, with vector, keyword and hybrid search.
 
     Args:
@@ -80,6 +80,14 @@ class VectorStore:
             processes writing the same file (this object's own writes are always seen at once).
             0 looks for their commits before every search, at about 5 % of the search's speed.
     """
+
+    def __new__(cls, path=None, *args, **kwargs):
+        # ``VectorStore("milvus://host:port/c")`` / ``("milvus-lite://x.db")``: the Milvus backend.
+        if cls is VectorStore and isinstance(path, str) and path.startswith(_MILVUS_SCHEMES):
+            from .milvus import MilvusStore
+
+            return MilvusStore(path, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, path, *, encoder=None, dim: int | None = None, metric: str = "cosine",
                  create: bool = True, ann_threshold: int = 20_000, ann_params: AnnParams = AnnParams(),
@@ -155,58 +163,6 @@ class VectorStore:
         self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                              [(k, str(v)) for k, v in values.items()])
         self.meta = {**self.meta, **{k: str(v) for k, v in values.items()}}
-
-    def _check_encoder(self, encoder) -> None:
-        """Refuse an encoder that is not the model the store's vectors were made by."""
-        name, dim = self.meta.get("model"), self.meta.get("dim")
-        recorded, theirs = self.meta.get("model_fingerprint"), fingerprint_of(encoder)
-        if recorded is not None and theirs is not None:
-            if recorded != theirs:
-                raise ModelMismatch(
-                    f"the store {self.path} holds vectors made by the model {name!r} (fingerprint "
-                    f"{recorded[:12]}); {encoder.name!r} is a different model (fingerprint "
-                    f"{theirs[:12]}), whatever its name or folder. Use the same model, or a new store."
-                )
-        elif name is not None and name != encoder.name:
-            raise ModelMismatch(
-                f"the store {self.path} holds vectors made by the model {name!r}; it cannot be "
-                f"searched or extended with {encoder.name!r}. Use the same model, or a new store."
-            )
-        if dim is not None and int(dim) != encoder.dim:
-            raise ModelMismatch(f"the store {self.path} holds {dim}-dimensional vectors; the encoder "
-                                f"{encoder.name!r} makes {encoder.dim}-dimensional ones")
-
-    @property
-    def encoder(self):
-        """The encoder that embeds texts (and other items) for this store.
-
-        Loaded on first use from the spec the store recorded (``embedkit.load(store.model_spec)``)
-        when none was given, and checked against the record.
-        """
-        if self._encoder is None and self.model_spec is not None:
-            with self._lock:
-                if self._encoder is None:
-                    self.encoder = self._load_recorded_model()
-        return self._encoder
-
-    @encoder.setter
-    def encoder(self, value) -> None:
-        if value is not None:
-            self._check_encoder(value)
-        self._encoder = value
-
-    def _load_recorded_model(self):
-        from ..errors import EmbedkitError
-        from ..models import load
-
-        spec = self.model_spec
-        if spec == "default":  # recorded before 0.2, when the default model was all-MiniLM-L6-v2
-            spec = "all-MiniLM-L6-v2"
-        try:
-            return load(spec)
-        except EmbedkitError as exc:
-            raise type(exc)(f"the store {self.path} was made with the model {spec!r}, which cannot be "
-                            f"loaded now ({exc}); open it with VectorStore(path, encoder=...)") from exc
 
     @property
     def meta(self) -> dict[str, str]:
@@ -319,56 +275,6 @@ class VectorStore:
                     self._db.execute("COMMIT")
 
     # -- writing -------------------------------------------------------------------------------
-
-    def _prepare(self, texts, ids, metadata, vectors, batch_size, progress):
-        if texts is None and vectors is None:
-            raise InvalidInput("add() needs texts, vectors, or both")
-        if texts is not None:
-            if isinstance(texts, str) or not isinstance(texts, Sequence):
-                raise InvalidInput(f"texts must be a list of str, got {type(texts).__name__}")
-            for i, t in enumerate(texts):
-                if not isinstance(t, str):
-                    raise InvalidInput(f"text {i} must be a str, got {type(t).__name__}")
-        n = len(texts) if texts is not None else len(vectors)
-        if ids is None:
-            ids = [uuid.uuid4().hex for _ in range(n)]
-        else:
-            if isinstance(ids, str) or len(ids) != n:
-                raise InvalidInput(f"ids must be a list with one id per item ({n}), got {ids!r:.80}")
-            for i in ids:
-                if not isinstance(i, str) or not i:
-                    raise InvalidInput(f"ids must be non-empty strings, got {i!r}")
-            if len(set(ids)) != n:
-                dup = next(i for i in ids if ids.count(i) > 1)
-                raise InvalidInput(f"the id {dup!r} is given more than once")
-        if metadata is None:
-            metas = ["{}"] * n
-        else:
-            if len(metadata) != n:
-                raise InvalidInput(f"metadata must have one dict per item ({n}), got {len(metadata)}")
-            metas = []
-            for i, m in enumerate(metadata):
-                if not isinstance(m, Mapping):
-                    raise InvalidInput(f"metadata {i} must be a dict, got {type(m).__name__}")
-                try:
-                    metas.append(json.dumps(dict(m), ensure_ascii=False, allow_nan=False))
-                except (TypeError, ValueError) as exc:
-                    raise InvalidInput(f"metadata {i} cannot be stored as JSON: {exc}") from exc
-        if vectors is None:
-            if self.encoder is None:
-                raise InvalidInput("this store has no encoder: pass vectors=, or open it with "
-                                   "VectorStore(path, encoder=embedkit.load(...))")
-            for i, t in enumerate(texts):
-                if not t.strip():
-                    raise InvalidInput(f"text {i} is empty; there is nothing to embed")
-            vectors = encode_as(self.encoder, texts, "document", batch_size=batch_size, progress=progress)
-        dim = self.dim if self.dim is not None else getattr(self._encoder, "dim", None)
-        vectors = as_matrix(vectors, name="vectors", dim=dim)
-        if len(vectors) != n:
-            raise InvalidInput(f"got {len(vectors)} vectors for {n} items")
-        if self.metric == "cosine":
-            vectors = l2_normalize(vectors)
-        return list(texts) if texts is not None else [""] * n, list(ids), metas, vectors
 
     def add(self, texts: Sequence[str] | None = None, *, ids: Sequence[str] | None = None,
             metadata: Sequence[Mapping] | None = None, vectors=None, batch_size: int = 32,
@@ -524,6 +430,43 @@ class VectorStore:
                 out[row[0]] = row[1:]
         return out
 
+    def records(self, *, where: Mapping | None = None, batch_size: int = 1000) -> Iterator[list[Record]]:
+        """Every stored item (matching ``where``), a batch at a time, in insertion order."""
+        cond, params = where_sql(where)
+        last = 0
+        while True:
+            rows = self._query("SELECT key, id, text, metadata, vector FROM items JOIN vectors USING (key) "
+                               "WHERE key > ?" + (f" AND {cond}" if cond else "") +
+                               " ORDER BY key LIMIT ?", [last, *params, int(batch_size)])
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [Record(i, t, json.loads(m), np.frombuffer(b, dtype=np.float32)) for _, i, t, m, b in rows]
+
+    def model_record(self) -> dict:
+        """The recorded model (name, spec, fingerprint, modality, prompts), for copying a store."""
+        return {k: self.meta[k] for k in ("model", "model_spec", "model_fingerprint", "model_modality",
+                                          "model_prompts") if k in self.meta}
+
+    def record_model(self, record: Mapping, dim: int) -> None:
+        """Record a model (another store's :meth:`model_record`) and dimension before the first vectors."""
+        mine = self.model_record()
+        for key in ("model", "model_fingerprint"):
+            if key in mine and key in record and mine[key] != record[key]:
+                raise ModelMismatch(f"the store {self.path} holds vectors made by {mine.get('model')!r}, "
+                                    f"not {record.get('model')!r}")
+        with self._write():
+            self._stamp(int(dim))
+            values = {k: v for k, v in record.items() if k not in self.meta}
+            if values:
+                self._set_meta(**values)
+
+    def put_source_state(self, state: SourceState) -> None:
+        """Record an indexed file's state as it is (for copying a store)."""
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                       [state.source, state.size, state.mtime_ns, state.sha256, state.n_items, time.time()])
+
     # -- search --------------------------------------------------------------------------------
 
     def search(self, query, *, k: int = 10, mode: str = "vector", where: Mapping | None = None,
@@ -575,32 +518,6 @@ class VectorStore:
             if found is not None:
                 return found
         return self._index.search(q, k, where, expansion, seq)
-
-    def _query_vector(self, query) -> np.ndarray:
-        if isinstance(query, str):
-            if self.encoder is None:
-                raise InvalidInput("a text query needs the store's encoder: open the store with "
-                                   f"VectorStore(path, encoder=embedkit.load({self.model_spec!r}))")
-            q = encode_as(self.encoder, [query], "query", progress=False)
-        else:
-            q = query
-        dim = self.dim
-        if dim is None:
-            raise StoreError("the store is empty: add items before a vector search")
-        if not (isinstance(q, np.ndarray) and q.dtype == np.float32 and q.shape == (dim,)):
-            q = as_matrix(q, name="query vector", dim=dim)
-            if len(q) != 1:
-                raise InvalidInput(f"search takes one query vector, got {len(q)}")
-            q = q[0]
-        # One dot product checks finiteness (NaN and inf propagate into it) and gives the norm.
-        squared = float(q @ q)
-        if not math.isfinite(squared):
-            raise InvalidInput("the query vector contains NaN or infinite values (or values too large to square)")
-        if squared == 0.0 and self.metric == "cosine":
-            raise InvalidInput("the query vector is all zeros: it has no direction to compare by cosine")
-        if self.metric == "cosine" and abs(squared - 1.0) > 1e-6:  # not unit length already
-            q = q / max(math.sqrt(squared), 1e-12)
-        return q
 
     def _keyword(self, text: str, k: int, where) -> tuple[list[int], list[float]]:
         """Keys and BM25 scores (negated: higher is better) of the best ``k`` keyword matches."""
