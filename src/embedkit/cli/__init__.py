@@ -3,7 +3,7 @@
 Importing a family module registers its commands; the import order is the order of ``--help``.
 """
 
-from . import media, sentences, store, words  # noqa: F401  (register the commands)
+from . import media, sentences, store, training, words  # noqa: F401  (register the commands)
 from .app import main
 
 __all__ = ["main"]
