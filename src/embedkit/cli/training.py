@@ -203,10 +203,8 @@ def train_fewshot(labelled, model, columns, num_iterations, no_finetune, **commo
 def _read_texts(path: str) -> list[str]:
     if path == "-":
         return [line.strip() for line in sys.stdin if line.strip()]
-    from ..train.data import _format_of, read_examples
+    from ..train.data import read_examples
 
-    if _format_of(Path(path)) in ("tsv", "csv", "jsonl"):
-        return read_examples(path, "texts").columns["text"]
     return read_examples(path, "texts").columns["text"]
 
 
@@ -223,10 +221,10 @@ def classify_predict(texts, model, proba, as_json):
 
     if texts != "-" and not Path(texts).is_file():
         raise InvalidInput(f"No such file: {texts}")
+    clf = FewShotClassifier.load(model)
     items = _read_texts(texts)
     if not items:
         raise InvalidInput(f"{texts} holds no texts")
-    clf = FewShotClassifier.load(model)
     probs = clf.predict_proba(items)
     for text, row in zip(items, probs):
         label = clf.classes_[int(row.argmax())]
