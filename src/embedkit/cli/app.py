@@ -98,7 +98,7 @@ def command(name: str | None = None, *, family: str, group: click.Group = main, 
 
 @main.group(cls=_Group)
 def train():
-    """Train models (word vectors, audio SimCLR, ...)."""
+    """Train models (word vectors, sentence encoders, audio SimCLR, ...)."""
 
 
 @main.group(cls=_Group)
