@@ -153,9 +153,13 @@ def test_bad_input(tiny, tmp_path):
         SentenceTrainer().save(tmp_path / "x")
 
 
-@pytest.mark.parametrize("loss", ["mnrl-symmetric", "angle", "cosine", "simcse"])
+@pytest.mark.parametrize("loss", ["mnrl", "mnrl-symmetric", "angle", "cosine", "simcse"])
 def test_each_loss_trains_a_step_with_matryoshka(tiny, tmp_path, loss):
-    data = {"mnrl-symmetric": pairs(), "angle": scored(), "cosine": scored(),
+    triplets = tmp_path / "triplets.tsv"
+    triplets.write_text("anchor\tpositive\tnegative\n" + "".join(
+        f"{a}\t{p}\t{POSITIVES[(i + 1) % 6]}\n" for i, (a, p) in enumerate(zip(ANCHORS, POSITIVES))),
+        encoding="utf-8")
+    data = {"mnrl": triplets, "mnrl-symmetric": pairs(), "angle": scored(), "cosine": scored(),
             "simcse": Examples.from_columns("texts", text=ANCHORS * 2)}[loss]
     tr = SentenceTrainer(model=str(tiny), loss=loss, batch_size=6, max_steps=1,
                          matryoshka_dims=(32, 16), output_dir=tmp_path / "o", progress=False)
