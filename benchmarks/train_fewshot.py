@@ -121,6 +121,7 @@ def main() -> None:
     ap.add_argument("--max-seq-length", type=int, default=64)
     ap.add_argument("--methods", default="frozen,embedkit,setfit")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: auto)")
     args = ap.parse_args()
     out = args.out or RESULTS / f"train_fewshot_{args.dataset}.json"
 
@@ -129,6 +130,10 @@ def main() -> None:
     from embedkit.train import FewShotClassifier
 
     t_start = time.perf_counter()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from train_korean import set_threads
+
+    threads = set_threads(args.threads)
     train, test = (sst2 if args.dataset == "sst2" else nsmc)(args.test, 0)
     folder = default_model_path()
     methods = args.methods.split(",")
@@ -136,7 +141,7 @@ def main() -> None:
     prompt = base.prompt_for("query") or ""
     frozen_test = base.encode_queries(test[0], batch_size=64)
     result = {"benchmark": "train_fewshot", "dataset": args.dataset, "date": time.strftime("%Y-%m-%d"),
-              "command": " ".join(["python"] + sys.argv), "cpus": os.cpu_count(),
+              "command": " ".join(["python"] + sys.argv), "cpus": os.cpu_count(), "torch_threads": threads,
               "load_average_start": os.getloadavg()[0], "model": "multilingual-e5-small",
               "test_examples": len(test[0]), "train_pool": len(train[0]),
               "settings": {k: getattr(args, k) for k in ("draws", "pairs", "batch_size", "lr",

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from embedkit.errors import InvalidInput, ModelNotFound, NotFitted
-from embedkit.train import (DistillationTrainer, Examples, FewShotClassifier, MaskedLMTrainer,
-                            SentenceTrainer, TrainingDiverged)
+from embedkit.train import (
+    DistillationTrainer,
+    Examples,
+    FewShotClassifier,
+    MaskedLMTrainer,
+    SentenceTrainer,
+    TrainingDiverged,
+)
 
 ANCHORS = ["a cat sat on the mat", "the dog ran in the park", "a loan from the bank",
            "coffee and a book", "a man plays the guitar", "two dogs in a green field"]
@@ -47,8 +53,9 @@ def test_mnrl_loss_decreases_and_dev_recall_is_kept(tiny, tmp_path):
 
 
 def test_saved_folder_loads_in_embedkit_and_sentence_transformers(tiny, tmp_path):
-    import embedkit
     from sentence_transformers import SentenceTransformer
+
+    import embedkit
 
     tr = SentenceTrainer(model=str(tiny), loss="cosent", batch_size=6, max_steps=2,
                          output_dir=tmp_path / "out", progress=False).fit(scored())
@@ -243,3 +250,15 @@ def test_fewshot_classifier_predicts_saves_and_loads(tiny, tmp_path):
         FewShotClassifier(model=str(tiny)).fit(good, ["pos"] * 6)
     with pytest.raises(NotFitted):
         FewShotClassifier().predict(["x"])
+
+
+def test_train_layers_freezes_the_lower_layers(tiny, tmp_path):
+    SentenceTrainer(model=str(tiny), batch_size=6, max_steps=2, learning_rate=1e-3, train_layers=1,
+                    output_dir=tmp_path / "out", progress=False).fit(pairs())
+    before, after = weights(tiny), weights(tmp_path / "out")
+    low = next(k for k in before if "layer.0.attention.self.query.weight" in k)
+    top = next(k for k in before if "layer.1.attention.self.query.weight" in k)
+    np.testing.assert_array_equal(before[low], after[low])
+    assert not np.allclose(before[top], after[top])
+    with pytest.raises(InvalidInput, match="train_layers=5 but the model has 2 layers"):
+        SentenceTrainer(model=str(tiny), batch_size=6, train_layers=5).fit(pairs())

@@ -216,7 +216,8 @@ def _read_texts(path: str) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: text, label (and proba).")
 def classify_predict(texts, model, proba, as_json):
     """Predict the class of each text in TEXTS (one per line, a TSV/CSV/JSONL with a text
-    column, or - for stdin)."""
+    column, or - for stdin).
+    """
     from ..train import FewShotClassifier
 
     if texts != "-" and not Path(texts).is_file():

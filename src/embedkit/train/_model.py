@@ -17,8 +17,13 @@ import torch
 from .. import __version__
 from ..encoder import quiet_loading
 from ..errors import InvalidInput, ModelNotFound
-from ..text.transformer import (is_model_folder, load_tokenizer, pad_id, read_folder_config,
-                                read_model_config)
+from ..text.transformer import (
+    is_model_folder,
+    load_tokenizer,
+    pad_id,
+    read_folder_config,
+    read_model_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,13 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.in
 
 def resolve_folder(spec) -> Path:
     """A model spec (a named model, a folder, a hub id) to the folder of a transformer encoder."""
-    from ..models import DEFAULT_MODEL, _E5_ALIASES, _MINILM_ALIASES, default_model_path, minilm_path
+    from ..models import (
+        _E5_ALIASES,
+        _MINILM_ALIASES,
+        DEFAULT_MODEL,
+        default_model_path,
+        minilm_path,
+    )
 
     text = str(spec).strip() if spec is not None else DEFAULT_MODEL
     if text.lower() in _E5_ALIASES:
@@ -107,7 +118,7 @@ class TrainModel:
     """A transformer folder opened for training: tokenizer, torch module, pooling, prompts."""
 
     def __init__(self, folder: Path, *, max_seq_length: int, freeze_embeddings: bool,
-                 prompt: str | None = "auto", mlm: bool = False):
+                 prompt: str | None = "auto", mlm: bool = False, train_layers: int | None = None):
         import transformers
 
         self.folder = Path(folder)
@@ -142,10 +153,27 @@ class TrainModel:
         self._token_type = "token_type_ids" in inspect.signature(self.encoder.forward).parameters
         if freeze_embeddings:
             self.module.get_input_embeddings().weight.requires_grad_(False)
+        if train_layers is not None:
+            self._freeze_lower_layers(int(train_layers))
         self.module.train()
 
+    def _freeze_lower_layers(self, keep: int) -> None:
+        """Train only the top ``keep`` transformer layers (and what follows them)."""
+        n = int(self.config["num_hidden_layers"])
+        layers = next((m for m in self.encoder.modules() if isinstance(m, torch.nn.ModuleList)
+                       and len(m) == n), None)
+        if layers is None:
+            raise InvalidInput(f"train_layers: cannot find the {n} transformer layers of this model")
+        if keep > n:
+            raise InvalidInput(f"train_layers={keep} but the model has {n} layers")
+        emb = getattr(self.encoder, "embeddings", None)
+        for module in [emb, *list(layers)[:n - keep]]:
+            if module is not None:
+                for p in module.parameters():
+                    p.requires_grad_(False)
+
     # -- parameters -----------------------------------------------------------------------------
-    def trainable(self) -> dict[str, "torch.nn.Parameter"]:
+    def trainable(self) -> dict[str, torch.nn.Parameter]:
         return {n: p for n, p in self.module.named_parameters() if p.requires_grad}
 
     def counts(self) -> tuple[int, int]:
@@ -198,7 +226,7 @@ class TrainModel:
         return out
 
     # -- state ----------------------------------------------------------------------------------
-    def trainable_state(self) -> dict[str, "torch.Tensor"]:
+    def trainable_state(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().clone().contiguous() for n, p in self.trainable().items()}
 
     def load_trainable(self, state: dict) -> None:
@@ -216,7 +244,8 @@ class TrainModel:
 
     def save(self, out: Path, meta: dict) -> Path:
         """Write a sentence-transformers folder: the source folder's files, the trained weights,
-        and ``embedkit.json`` (``meta``: recipe, data hashes, metrics)."""
+        and ``embedkit.json`` (``meta``: recipe, data hashes, metrics).
+        """
         out = Path(out)
         tmp = out.with_name(out.name + ".saving")
         if tmp.exists():

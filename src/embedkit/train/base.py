@@ -29,9 +29,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -129,6 +129,7 @@ class BaseTrainer:
         _check_int(cls, "seed", self.seed, 0, 2**31 - 1)
         _check_int(cls, "eval_every", self.eval_every, 1, none_ok=True)
         _check_int(cls, "checkpoint_every", self.checkpoint_every, 1, none_ok=True)
+        _check_int(cls, "train_layers", self.train_layers, 1, none_ok=True)
         if not isinstance(self.freeze_embeddings, bool):
             raise InvalidInput(f"The 'freeze_embeddings' parameter of {cls} must be True or False. "
                                f"Got {self.freeze_embeddings!r} instead.")

@@ -77,7 +77,7 @@ def _format_of(path: Path) -> str:
             ".json": "jsonl", ".txt": "txt", ".text": "txt"}.get(last, "")
 
 
-def iter_lines(path) -> "iter[str]":
+def iter_lines(path) -> iter[str]:
     """Stream the non-empty lines of a text file (``.gz``/``.xz``/``.bz2`` too), stripped."""
     path = Path(path)
     if not path.is_file():
@@ -117,7 +117,7 @@ class Examples:
 
     @classmethod
     def from_columns(cls, kind: str, *, score_range: tuple[float, float] | None = None,
-                     **columns) -> "Examples":
+                     **columns) -> Examples:
         """Build examples from lists, checked like a file's rows."""
         _check_kind(kind)
         missing = [c for c in KINDS[kind] if c not in columns and not (kind == "triplets"
@@ -138,7 +138,7 @@ class Examples:
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
-    def subset(self, index) -> "Examples":
+    def subset(self, index) -> Examples:
         """The examples at ``index`` (a list of row numbers), same kind and source."""
         cols = {k: [v[i] for i in index] for k, v in self.columns.items()}
         return Examples(self.kind, cols, {**self.source, "rows": len(index),
@@ -266,6 +266,7 @@ def read_examples(data, kind: str, *, columns: dict[str, str] | None = None,
         columns: role -> header name, for headers the aliases do not cover.
         score_range: the scale of ``score`` (default 0 to 5, STS's); a score outside is an error.
         limit: read at most this many examples.
+
     """
     _check_kind(kind)
     if isinstance(data, Examples):

@@ -37,7 +37,7 @@ def teacher_vectors(teacher, texts: list[str], *, prompt_role: str | None, batch
     from ..identity import fingerprint_of
 
     fp = fingerprint_of(teacher) or getattr(teacher, "name", "teacher")
-    h = hashlib.sha256(f"{fp}\n{prompt_role}\n".encode("utf-8"))
+    h = hashlib.sha256(f"{fp}\n{prompt_role}\n".encode())
     for t in texts:
         h.update(t.encode("utf-8") + b"\x1f")
     path = cache_root() / "teacher-vectors" / f"{h.hexdigest()[:32]}.npy"
@@ -67,6 +67,7 @@ class DistillationTrainer(BaseTrainer):
             where the teacher has prompts, as for symmetric tasks; ``None``: none).
         prompt: the student's prompt name (``"auto"`` as in SentenceTrainer).
         the rest as :class:`~embedkit.train.SentenceTrainer`.
+
     """
 
     def __init__(self, *, teacher: str = "all-MiniLM-L6-v2", student: str = "all-MiniLM-L6-v2",
@@ -75,6 +76,7 @@ class DistillationTrainer(BaseTrainer):
                  learning_rate: float = 5e-5, warmup_ratio: float = 0.1,
                  weight_decay: float = 0.01, max_steps: int | None = None,
                  max_seq_length: int = 128, freeze_embeddings: bool = True,
+                 train_layers: int | None = None,
                  eval_every: int | None = None, checkpoint_dir=None,
                  checkpoint_every: int | None = 100, resume: bool = True, output_dir=None,
                  seed: int = 0, progress: bool | None = None):
@@ -91,6 +93,7 @@ class DistillationTrainer(BaseTrainer):
         self.max_steps = max_steps
         self.max_seq_length = max_seq_length
         self.freeze_embeddings = freeze_embeddings
+        self.train_layers = train_layers
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -101,7 +104,8 @@ class DistillationTrainer(BaseTrainer):
 
     def fit(self, data, y=None, *, dev=None, columns: dict[str, str] | None = None, callback=None):
         """Train on parallel sentences (a file or Examples); ``dev``: parallel sentences
-        evaluated as target -> source recall@1. Returns self."""
+        evaluated as target -> source recall@1. Returns self.
+        """
         self._check_common()
         import torch
 
@@ -128,7 +132,8 @@ class DistillationTrainer(BaseTrainer):
         t_vecs = teacher_vectors(teacher, list(uniq), prompt_role=role, progress=self.progress)
         del teacher
         tm = TrainModel(folder, max_seq_length=self.max_seq_length,
-                        freeze_embeddings=self.freeze_embeddings, prompt=self.prompt)
+                        freeze_embeddings=self.freeze_embeddings,
+                        train_layers=self.train_layers, prompt=self.prompt)
         if t_vecs.shape[1] != int(tm.config["hidden_size"]):
             raise InvalidInput(f"the teacher's vectors have {t_vecs.shape[1]} dimensions, the "
                                f"student's {tm.config['hidden_size']}: distillation needs them equal")

@@ -36,7 +36,8 @@ CLASSIFIER_FILE = "classifier.json"
 
 def make_pairs(texts: list[str], labels: list[str], iterations: int, seed: int) -> Examples:
     """SetFit's pair generation: per round, each example with one same-class and one other-class
-    partner (targets 1 and 0)."""
+    partner (targets 1 and 0).
+    """
     rng = np.random.default_rng(seed)
     labels_arr = np.asarray(labels)
     by_class = {c: np.flatnonzero(labels_arr == c) for c in sorted(set(labels))}
@@ -64,6 +65,7 @@ class FewShotClassifier(BaseTrainer):
         the rest as :class:`~embedkit.train.SentenceTrainer` (loss: ``cosine``).
 
     After ``fit``: ``encoder_``, ``classes_``, ``coef_``, ``intercept_``, ``output_dir_``.
+
     """
 
     def __init__(self, *, model: str = "multilingual-e5-small", num_iterations: int = 5,
@@ -72,6 +74,7 @@ class FewShotClassifier(BaseTrainer):
                  learning_rate: float = 2e-5, warmup_ratio: float = 0.1,
                  weight_decay: float = 0.01, max_steps: int | None = None,
                  max_seq_length: int = 64, freeze_embeddings: bool = True,
+                 train_layers: int | None = None,
                  eval_every: int | None = None, checkpoint_dir=None,
                  checkpoint_every: int | None = 100, resume: bool = True, output_dir=None,
                  seed: int = 0, progress: bool | None = None):
@@ -89,6 +92,7 @@ class FewShotClassifier(BaseTrainer):
         self.max_steps = max_steps
         self.max_seq_length = max_seq_length
         self.freeze_embeddings = freeze_embeddings
+        self.train_layers = train_layers
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -223,7 +227,7 @@ class FewShotClassifier(BaseTrainer):
         return float(np.mean([p == t for p, t in zip(pred, labels)])) if labels else 0.0
 
     @classmethod
-    def load(cls, folder, **options) -> "FewShotClassifier":
+    def load(cls, folder, **options) -> FewShotClassifier:
         """Read a saved classifier folder (encoder + ``classifier.json``)."""
         from ..models import load
 

@@ -79,6 +79,7 @@ class MaskedLMTrainer(BaseTrainer):
 
     After ``fit``: ``encoder_``, ``output_dir_``, ``history_`` (masked-LM loss per step),
     ``dev_before_`` / ``dev_scores_`` when a dev set (scored pairs or pairs) is given.
+
     """
 
     _unit = "texts"
@@ -89,6 +90,7 @@ class MaskedLMTrainer(BaseTrainer):
                  grad_accum: int = 1, learning_rate: float = 5e-5, warmup_ratio: float = 0.1,
                  weight_decay: float = 0.01, max_steps: int | None = None,
                  max_seq_length: int = 128, freeze_embeddings: bool = True,
+                 train_layers: int | None = None,
                  eval_every: int | None = None, checkpoint_dir=None,
                  checkpoint_every: int | None = 100, resume: bool = True, output_dir=None,
                  seed: int = 0, progress: bool | None = None):
@@ -104,6 +106,7 @@ class MaskedLMTrainer(BaseTrainer):
         self.max_steps = max_steps
         self.max_seq_length = max_seq_length
         self.freeze_embeddings = freeze_embeddings
+        self.train_layers = train_layers
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -164,7 +167,8 @@ class MaskedLMTrainer(BaseTrainer):
         lines, n_lines, source = self._corpus(corpus)
         dev_fn, dev_ex = dev_evaluator(dev)
         tm = TrainModel(folder, max_seq_length=self.max_seq_length,
-                        freeze_embeddings=self.freeze_embeddings, prompt=None, mlm=True)
+                        freeze_embeddings=self.freeze_embeddings,
+                        train_layers=self.train_layers, prompt=None, mlm=True)
         mask_id = None
         for name in (_mask_token(tm), "[MASK]", "<mask>"):
             if name and tm.tokenizer.token_to_id(name) is not None:

@@ -27,7 +27,8 @@ __all__ = ["SentenceTrainer", "dev_evaluator"]
 
 def dev_evaluator(dev, *, columns=None, score_range=None):
     """A function ``model -> (score, metrics)`` for a dev set: STS Spearman for scored pairs,
-    recall@1 (anchor -> positive, target -> source) for pairs and parallel sentences."""
+    recall@1 (anchor -> positive, target -> source) for pairs and parallel sentences.
+    """
     if dev is None:
         return None, None
     if not isinstance(dev, Examples):
@@ -89,6 +90,7 @@ class SentenceTrainer(BaseTrainer):
     After ``fit``: ``encoder_`` (the trained model, loaded as embedkit loads any folder),
     ``output_dir_``, ``history_``, ``dev_before_``, ``dev_scores_``, ``best_score_``,
     ``train_seconds_``, ``examples_per_second_``.
+
     """
 
     def __init__(self, *, model: str = "multilingual-e5-small", loss: str = "mnrl",
@@ -97,6 +99,7 @@ class SentenceTrainer(BaseTrainer):
                  grad_accum: int = 1, learning_rate: float = 2e-5, warmup_ratio: float = 0.1,
                  weight_decay: float = 0.01, max_steps: int | None = None,
                  max_seq_length: int = 128, freeze_embeddings: bool = True,
+                 train_layers: int | None = None,
                  eval_every: int | None = None, checkpoint_dir=None,
                  checkpoint_every: int | None = 100, resume: bool = True, output_dir=None,
                  seed: int = 0, progress: bool | None = None):
@@ -114,6 +117,7 @@ class SentenceTrainer(BaseTrainer):
         self.max_steps = max_steps
         self.max_seq_length = max_seq_length
         self.freeze_embeddings = freeze_embeddings
+        self.train_layers = train_layers
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -222,7 +226,8 @@ class SentenceTrainer(BaseTrainer):
             score_range: tuple[float, float] | None = None, callback=None):
         """Train on ``data`` (a file, :class:`~embedkit.train.data.Examples`, or a dict
         loss -> data for several datasets); ``dev``: scored pairs or pairs evaluated during
-        training, the best state kept. Returns self."""
+        training, the best state kept. Returns self.
+        """
         self._validate()
         from ._model import TrainModel, resolve_folder, transformer_config
 
@@ -230,7 +235,8 @@ class SentenceTrainer(BaseTrainer):
         transformer_config(folder)
         dev_fn, dev_ex = dev_evaluator(dev, columns=columns, score_range=score_range)
         tm = TrainModel(folder, max_seq_length=self.max_seq_length,
-                        freeze_embeddings=self.freeze_embeddings, prompt=self.prompt)
+                        freeze_embeddings=self.freeze_embeddings,
+                        train_layers=self.train_layers, prompt=self.prompt)
         tasks = self._tasks(data, tm, columns=columns, score_range=score_range)
         info = [t.examples.source | {"loss": loss, "kind": t.examples.kind}
                 for t, loss in zip(tasks, self._loss_names(data))]
