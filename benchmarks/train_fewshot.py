@@ -114,19 +114,20 @@ def main() -> None:
     ap.add_argument("--dataset", choices=["sst2", "nsmc"], required=True)
     ap.add_argument("--shots", default="8,16,64")
     ap.add_argument("--draws", type=int, default=5)
-    ap.add_argument("--test", type=int, default=400)
-    ap.add_argument("--pairs", type=int, default=320, help="cap on generated pairs per run")
+    ap.add_argument("--test", type=int, default=300)
+    ap.add_argument("--pairs", type=int, default=128, help="cap on generated pairs per run")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--max-seq-length", type=int, default=64)
     ap.add_argument("--methods", default="frozen,embedkit,setfit")
+    ap.add_argument("--model", default="multilingual-e5-small",
+                    help="base model (all-MiniLM-L6-v2 is ~3x faster, English only)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: auto)")
     args = ap.parse_args()
     out = args.out or RESULTS / f"train_fewshot_{args.dataset}.json"
 
     import embedkit
-    from embedkit.models import default_model_path
     from embedkit.train import FewShotClassifier
 
     t_start = time.perf_counter()
@@ -135,14 +136,16 @@ def main() -> None:
 
     threads = set_threads(args.threads)
     train, test = (sst2 if args.dataset == "sst2" else nsmc)(args.test, 0)
-    folder = default_model_path()
+    from embedkit.train._model import resolve_folder
+
+    folder = resolve_folder(args.model)
     methods = args.methods.split(",")
     base = embedkit.load(str(folder))
     prompt = base.prompt_for("query") or ""
     frozen_test = base.encode_queries(test[0], batch_size=64)
     result = {"benchmark": "train_fewshot", "dataset": args.dataset, "date": time.strftime("%Y-%m-%d"),
               "command": " ".join(["python"] + sys.argv), "cpus": os.cpu_count(), "torch_threads": threads,
-              "load_average_start": os.getloadavg()[0], "model": "multilingual-e5-small",
+              "load_average_start": os.getloadavg()[0], "model": args.model,
               "test_examples": len(test[0]), "train_pool": len(train[0]),
               "settings": {k: getattr(args, k) for k in ("draws", "pairs", "batch_size", "lr",
                                                           "max_seq_length")},
