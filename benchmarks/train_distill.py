@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--max-seq-length", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--teacher", default="all-MiniLM-L6-v2")
+    ap.add_argument("--student", default="all-MiniLM-L6-v2")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: auto)")
     ap.add_argument("--out", type=Path, default=RESULTS / "train_distill.json")
     ap.add_argument("--model-out", type=Path, default=ROOT / "benchmarks" / ".cache" / "minilm-ko")
@@ -69,13 +71,13 @@ def main() -> None:
     repo = tsv(ROOT / "benchmarks" / "heldout" / "ko_en_pairs.tsv")
     result = {"benchmark": "train_distill", "date": time.strftime("%Y-%m-%d"),
               "command": " ".join(["python"] + sys.argv), "cpus": os.cpu_count(), "torch_threads": threads,
-              "load_average_start": os.getloadavg()[0], "teacher": "all-MiniLM-L6-v2",
-              "student": "all-MiniLM-L6-v2", "train_pairs": len(train), "dev_pairs": len(dev)}
-    result["before"] = measure(embedkit.load("all-MiniLM-L6-v2"), dev, repo)
+              "load_average_start": os.getloadavg()[0], "teacher": args.teacher,
+              "student": args.student, "train_pairs": len(train), "dev_pairs": len(dev)}
+    result["before"] = measure(embedkit.load(args.student), dev, repo)
     print(json.dumps(result["before"]), file=sys.stderr, flush=True)
     data = Examples.from_columns("parallel", source=[r["en"] for r in train],
                                  target=[r["ko"] for r in train])
-    trainer = DistillationTrainer(teacher="all-MiniLM-L6-v2", student="all-MiniLM-L6-v2",
+    trainer = DistillationTrainer(teacher=args.teacher, student=args.student,
                                   epochs=args.epochs, batch_size=args.batch_size,
                                   learning_rate=args.lr, max_seq_length=args.max_seq_length,
                                   freeze_embeddings=False, seed=args.seed,

@@ -131,6 +131,7 @@ def main() -> None:
     ap.add_argument("--max-seq-length", type=int, default=48)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="multilingual-e5-small", help="base model")
     ap.add_argument("--dev-before", action="store_true",
                     help="also measure the base model on the dev sets (default: take them from "
                          "benchmarks/results/default_model.json, measured the same way)")
@@ -175,12 +176,12 @@ def main() -> None:
     result = {"benchmark": "train_korean", "date": time.strftime("%Y-%m-%d"),
               "command": " ".join(["python"] + sys.argv), "load_average_start": os.getloadavg()[0],
               "cpus": os.cpu_count(), "torch_threads": result_threads,
-              "base_model": "multilingual-e5-small",
+              "base_model": args.model,
               "sizes": {k: len(v) for k, v in sets.items()} | {
                   "train_korsts": len(train_ko), "train_parallel": len(par_train),
                   "train_stsb": len(stsb_train)}}
     print("measuring the base model ...", file=sys.stderr, flush=True)
-    result["before"] = measure(embedkit.load("multilingual-e5-small"), sets, args.dev_before)
+    result["before"] = measure(embedkit.load(args.model), sets, args.dev_before)
     print(json.dumps(result["before"], indent=1), file=sys.stderr, flush=True)
 
     def scored(rows):
@@ -191,7 +192,7 @@ def main() -> None:
     data = {"cosent": scored(train_ko + stsb_train),
             "mnrl-symmetric": Examples.from_columns("pairs", anchor=[r["ko"] for r in par_train],
                                                     positive=[r["en"] for r in par_train])}
-    trainer = SentenceTrainer(model="multilingual-e5-small", epochs=args.epochs,
+    trainer = SentenceTrainer(model=args.model, epochs=args.epochs,
                               batch_size=args.batch_size, learning_rate=args.lr,
                               max_seq_length=args.max_seq_length, max_steps=args.max_steps,
                               train_layers=args.train_layers,

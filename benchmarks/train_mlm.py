@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--max-seq-length", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="multilingual-e5-small")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: auto)")
     ap.add_argument("--out", type=Path, default=RESULTS / "train_mlm.json")
     ap.add_argument("--model-out", type=Path, default=ROOT / "benchmarks" / ".cache" / "e5-nsmc-mlm")
@@ -101,15 +102,15 @@ def main() -> None:
     train, test = split_reviews(args.lines, args.test, args.seed)
     result = {"benchmark": "train_mlm", "date": time.strftime("%Y-%m-%d"),
               "command": " ".join(["python"] + sys.argv), "cpus": os.cpu_count(), "torch_threads": threads,
-              "load_average_start": os.getloadavg()[0], "model": "multilingual-e5-small",
+              "load_average_start": os.getloadavg()[0], "model": args.model,
               "train_reviews": len(train), "test_reviews": len(test)}
-    result["before"] = measure(embedkit.load("multilingual-e5-small"), test)
+    result["before"] = measure(embedkit.load(args.model), test)
     print(json.dumps(result["before"]), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "reviews.txt.xz"
         with lzma.open(corpus, "wt", encoding="utf-8") as fh:
             fh.write("\n".join(train) + "\n")
-        trainer = MaskedLMTrainer(model="multilingual-e5-small", max_steps=args.max_steps,
+        trainer = MaskedLMTrainer(model=args.model, max_steps=args.max_steps,
                                   batch_size=args.batch_size, learning_rate=args.lr,
                                   max_seq_length=args.max_seq_length, seed=args.seed,
                                   output_dir=args.model_out,
