@@ -2,7 +2,7 @@
 better in Korean and no worse in English, measured before and after.
 
     flock /tmp/embedkit-heavy.lock python benchmarks/train_korean.py [--out benchmarks/results/train_korean.json]
-        [--model-out benchmarks/.cache/e5-korean] [--korsts 3500] [--parallel 1500] [--stsb 1000]
+        [--model-out benchmarks/.cache/e5-korean] [--korsts 2500] [--parallel 800] [--stsb 600]
         [--epochs 1] [--dev-before]
 
 Training data (one run of SentenceTrainer, the datasets' batches interleaved), sized for one
@@ -122,9 +122,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS / "train_korean.json")
     ap.add_argument("--model-out", type=Path, default=ROOT / "benchmarks" / ".cache" / "e5-korean")
     ap.add_argument("--heldout", type=int, default=300, help="KorSTS train rows held out")
-    ap.add_argument("--parallel", type=int, default=1500, help="ko-en training pairs")
-    ap.add_argument("--stsb", type=int, default=1000, help="STS-B train rows (English)")
-    ap.add_argument("--korsts", type=int, default=3500, help="KorSTS train rows (0: all)")
+    ap.add_argument("--parallel", type=int, default=800, help="ko-en training pairs")
+    ap.add_argument("--stsb", type=int, default=600, help="STS-B train rows (English)")
+    ap.add_argument("--korsts", type=int, default=2500, help="KorSTS train rows (0: all)")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=4e-5)
