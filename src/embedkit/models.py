@@ -53,6 +53,7 @@ _LOADERS: dict[str, str] = {
     "word_vectors": "embedkit.text.word_vectors:WordVectors.load",
     "audio_simclr": "embedkit.audio.ssl:SpectrogramEncoder.load",
     "image_simclr": "embedkit.vision.digits:ConvNetEncoder.load",
+    "sentence_encoder": "embedkit.train:load_encoder",
 }
 
 #: Built-in encoders that need no files: spec (lower case) -> (``module:callable``, options).

@@ -3,7 +3,7 @@
 Importing a family module registers its commands; the import order is the order of ``--help``.
 """
 
-from . import analysis, media, sentences, serve, store, words  # noqa: F401  (register the commands)
+from . import analysis, media, sentences, serve, store, training, words  # noqa: F401  (register)
 from .app import main
 
 __all__ = ["main"]

@@ -22,7 +22,7 @@ import click
 from .. import __version__
 from ..errors import EmbedkitError, exit_code
 
-__all__ = ["main", "train", "evaluate", "command", "echo_json", "FAMILIES"]
+__all__ = ["main", "train", "evaluate", "classify", "command", "echo_json", "FAMILIES"]
 
 #: The command families in the order ``embedkit --help`` lists them.
 FAMILIES = (
@@ -100,7 +100,7 @@ def command(name: str | None = None, *, family: str, group: click.Group = main, 
 
 @main.group(cls=_Group)
 def train():
-    """Train models (word vectors, audio SimCLR, ...)."""
+    """Train models (word vectors, sentence encoders, audio SimCLR, ...)."""
 
 
 @main.group(cls=_Group)
@@ -108,7 +108,12 @@ def evaluate():
     """Evaluate encoders (word similarity, analogies, STS, retrieval, ...)."""
 
 
-train.family = evaluate.family = "Training and evaluation"
+@main.group(cls=_Group)
+def classify():
+    """Text classifiers: predict with a trained one (few-shot, ...)."""
+
+
+train.family = evaluate.family = classify.family = "Training and evaluation"
 
 
 def echo_json(obj) -> None:
