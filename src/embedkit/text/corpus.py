@@ -96,7 +96,7 @@ def iter_file_lines(path: Path, on_bytes: Callable[[int], None] | None = None) -
             try:
                 last = 0
                 for lineno, line in enumerate(fh, 1):
-                    if on_bytes is not None and lineno % 4096 == 0:
+                    if on_bytes is not None and lineno % 256 == 0:
                         pos = raw.tell()
                         on_bytes(pos - last)
                         last = pos
@@ -398,9 +398,11 @@ def _write_ids(files: list[Path], tokenizer, folder: Path, progress_enabled
                     n_sentences += 1
                 if len(block_ids) >= 1 << 20:
                     flush()
+                if n_sentences % 256 == 0:
                     bar.set_postfix_str(f"{n_tokens:,} tokens, {len(index):,} distinct",
                                         refresh=False)
         flush()
+        bar.set_postfix_str(f"{n_tokens:,} tokens, {len(index):,} distinct", refresh=False)
     if n_tokens == 0:
         raise InvalidInput("The corpus is empty: it has no tokens to learn from")
     return list(index), counts[:len(index)].copy(), n_tokens, n_sentences
