@@ -1,6 +1,5 @@
 import gzip
 import lzma
-import warnings
 
 import numpy as np
 import pytest
