@@ -10,6 +10,7 @@
     ├── StoreError                        the vector store cannot do what was asked
     │   ├── StoreNotFound                 no store at that path
     │   ├── StoreCorrupt                  the file is not a readable store
+    │   ├── StaleResult                   a hit's item changed between the search and reading it
     │   └── ModelMismatch                 the store was made by another model
     └── NotFitted                         a trainer used before ``fit``
 
@@ -29,6 +30,7 @@ __all__ = [
     "StoreNotFound",
     "StoreCorrupt",
     "ModelMismatch",
+    "StaleResult",
     "NotFitted",
     "exit_code",
     "http_status",
@@ -68,6 +70,10 @@ class StoreCorrupt(StoreError):
     """The file exists but is not a readable embedkit store."""
 
 
+class StaleResult(StoreError):
+    """A search hit's item was deleted or replaced before its text was read: search again."""
+
+
 class ModelMismatch(StoreError):
     """The store's vectors were made by another model or have another dimension."""
 
@@ -91,6 +97,7 @@ HTTP_STATUS: tuple[tuple[type[EmbedkitError], int], ...] = (
     (ModelNotFound, 404),
     (StoreNotFound, 404),
     (ModelMismatch, 409),
+    (StaleResult, 503),
     (NotFitted, 409),
     (BackendUnavailable, 501),
     (StoreError, 500),

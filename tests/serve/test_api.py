@@ -370,3 +370,33 @@ def test_ready_is_503_until_the_model_loads(tiny_encoder):
     finally:
         gate.set()
         srv.stop()
+
+
+def test_search_searches_again_when_a_hit_is_deleted_before_its_text_is_read(
+        tmp_path, tiny_st_model, tiny_encoder, monkeypatch):
+    """The soak found it: a delete landing between a search and reading its hits gave a 500."""
+    from embedkit.serve import create_app
+    from embedkit.store.sqlite import VectorStore
+
+    from .conftest import make_store
+
+    path = make_store(tmp_path / "race.db", tiny_encoder)
+    real = VectorStore.search
+    deleted: list[str] = []
+
+    def racing_search(self, *args, **kwargs):
+        hits = real(self, *args, **kwargs)
+        if not deleted:  # a concurrent delete, after the search, before the texts are read
+            deleted.append(hits[0].id)
+            self.delete([hits[0].id])
+        return hits
+
+    monkeypatch.setattr(VectorStore, "search", racing_search)
+    srv = Server(create_app(model=str(tiny_st_model), stores={"race": path}))
+    try:
+        r = httpx.post(srv.url + "/v1/stores/race/search", json={"query": "river bank", "k": 3})
+    finally:
+        srv.stop()
+    assert r.status_code == 200, r.text
+    ids = [h["id"] for h in r.json()["data"]]
+    assert deleted and deleted[0] not in ids and len(ids) == 3

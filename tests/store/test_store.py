@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from embedkit import VectorStore
-from embedkit.errors import (DimensionMismatch, InvalidInput, ModelMismatch, StoreCorrupt,
+from embedkit.errors import (DimensionMismatch, InvalidInput, ModelMismatch, StaleResult, StoreCorrupt,
                              StoreError, StoreNotFound)
 from embedkit.store.filters import fts_query
 from embedkit.text.hashing import HashingEncoder
@@ -248,7 +248,7 @@ def test_hit_of_an_item_deleted_before_its_text_is_read(tmp_path):
     s, x = _random_store(tmp_path / "gone.db")
     hits = s.search(x[9], k=2)
     s.delete(["v9"])
-    with pytest.raises(StoreError, match="'v9' .* deleted or replaced"):
+    with pytest.raises(StaleResult, match="'v9' .* deleted or replaced"):
         hits[0].text
     assert hits[0].id == "v9" and "v9" not in {h.id for h in s.search(x[9], k=5)}
     s.close()

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
-from ..errors import InvalidInput
+from ..errors import InvalidInput, StaleResult
 from ..similarity import cosine, l2_normalize
 from .batching import count_tokens
 from .service import Service, TooLarge
@@ -294,8 +294,17 @@ def router(svc: Service):
         if store.dim is None:
             return {"data": [], "mode": body.mode}
         query = body.query if body.query is not None else np.asarray(body.vector, dtype=np.float32)
-        hits = store.search(query, k=body.k, mode=body.mode, where=body.where)
-        return {"mode": body.mode, "data": [_hit(h, body.query, body.mode) for h in hits]}
+        # A hit's text is read after the search; a concurrent upsert or delete can replace the
+        # item in between. Search again (the next search sees the new state); give up after 3.
+        for attempt in range(3):
+            hits = store.search(query, k=body.k, mode=body.mode, where=body.where)
+            try:
+                data = [_hit(h, body.query, body.mode) for h in hits]
+            except StaleResult:
+                if attempt == 2:
+                    raise
+                continue
+            return {"mode": body.mode, "data": data}
 
     def _write(name: str, body: WriteRequest, replace: bool):
         store = svc.store(name)

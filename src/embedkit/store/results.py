@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidInput, StoreError
+from ..errors import InvalidInput, StaleResult
 
 __all__ = ["Hit", "Record", "SourceState", "MAX_K", "check_k"]
 
@@ -37,7 +37,8 @@ class LazyRows:
     def get(self, key: int, id_: str) -> tuple[str, str]:
         row = (self._rows if self._rows is not None else self.load()).get(key)
         if row is None:
-            raise StoreError(f"the item {id_!r} was deleted or replaced after this search; search again")
+            raise StaleResult(f"the item {id_!r} was deleted or replaced after this search; "
+                              "search again")
         return row
 
 
