@@ -164,6 +164,9 @@ def main(argv=None) -> None:
     ap.add_argument("--lines", type=int, default=None, help="use the first N lines only")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--save", type=Path, default=None,
+                    help="save each run's word vectors in this folder (RUN/ under it), e.g. for "
+                         "the cross-lingual word mapping benchmark")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runs = [r for r in args.only.split(",") if r]
@@ -185,6 +188,8 @@ def main(argv=None) -> None:
         if kind == "morphemes":
             morph_folder = model.token_cache_
         rows[kind] = info
+        if args.save is not None:
+            model.wv_.save(args.save / kind)
         log.info("%s: %s", kind, {k: info[k] for k in ("wall_seconds", "tokenise_seconds",
                                                      "words_per_second", "ko_analogy_total",
                                                      "ko_ws353_spearman")})

@@ -3,7 +3,8 @@
 Importing a family module registers its commands; the import order is the order of ``--help``.
 """
 
-from . import analysis, media, sentences, serve, store, training, words  # noqa: F401  (register)
+from . import (analysis, crosslingual, media, sentences, serve, store,  # noqa: F401  (register)
+               training, words)
 from .app import main
 
 __all__ = ["main"]

@@ -31,6 +31,7 @@ FAMILIES = (
     "Images and audio",
     "Training and evaluation",
     "Analysis",
+    "Applications",
     "Service",
 )
 

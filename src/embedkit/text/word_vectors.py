@@ -114,6 +114,8 @@ class WordVectors(BaseEncoder):
         self.dim = int(vectors.shape[1])
         self._unit: np.ndarray | None = None
         self._tokenizer = None
+        #: The folder the vectors were loaded from (None when built in memory).
+        self.path: Path | None = None
 
     # ------------------------------------------------------------------------------ lookup
     def __len__(self) -> int:
@@ -349,6 +351,7 @@ class WordVectors(BaseEncoder):
         (folder / "embedkit.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
         log.info("saved %d word vectors to %s", len(self), folder)
+        self.path = folder.resolve()
         return folder
 
     @classmethod
@@ -388,9 +391,11 @@ class WordVectors(BaseEncoder):
             raise ModelNotFound(f"{marker}: unknown vectors format {fmt!r}")
         if "vectors" not in tensors:
             raise ModelNotFound(f"{folder} has no vectors")
-        return cls(words, tensors["vectors"], counts=counts, ngram_vectors=tensors.get("ngram_vectors"),
-                   subword=meta.get("subword"), config=meta.get("config") or {},
-                   name=name or folder.resolve().name)
+        wv = cls(words, tensors["vectors"], counts=counts, ngram_vectors=tensors.get("ngram_vectors"),
+                 subword=meta.get("subword"), config=meta.get("config") or {},
+                 name=name or folder.resolve().name)
+        wv.path = folder.resolve()
+        return wv
 
 
 def _jsonable(obj):
