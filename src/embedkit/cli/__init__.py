@@ -3,7 +3,16 @@
 Importing a family module registers its commands; the import order is the order of ``--help``.
 """
 
-from . import analysis, media, sentences, serve, store, training, words  # noqa: F401  (register)
+from . import (  # noqa: F401  (register)
+    analysis,
+    media,
+    recommend,
+    sentences,
+    serve,
+    store,
+    training,
+    words,
+)
 from .app import main
 
 __all__ = ["main"]
