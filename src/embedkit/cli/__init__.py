@@ -3,8 +3,17 @@
 Importing a family module registers its commands; the import order is the order of ``--help``.
 """
 
-from . import (analysis, crosslingual, media, sentences, serve, store,  # noqa: F401  (register)
-               training, words)
+from . import (  # noqa: F401  (register)
+    analysis,
+    crosslingual,
+    media,
+    recommend,
+    sentences,
+    serve,
+    store,
+    training,
+    words,
+)
 from .app import main
 
 __all__ = ["main"]

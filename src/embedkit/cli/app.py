@@ -22,7 +22,7 @@ import click
 from .. import __version__
 from ..errors import EmbedkitError, exit_code
 
-__all__ = ["main", "train", "evaluate", "classify", "command", "echo_json", "FAMILIES"]
+__all__ = ["main", "train", "evaluate", "classify", "command", "group", "echo_json", "FAMILIES"]
 
 #: The command families in the order ``embedkit --help`` lists them.
 FAMILIES = (
@@ -97,6 +97,15 @@ def command(name: str | None = None, *, family: str, group: click.Group = main, 
         return cmd
 
     return decorator
+
+
+def group(name: str, *, family: str, help: str):  # noqa: A002 - click's word
+    """Register a command group (``embedkit NAME ...``) under a ``--help`` family."""
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown command family {family!r}; known: {', '.join(FAMILIES)}")
+    grp = main.group(name, cls=_Group, help=help)(lambda: None)
+    grp.family = family
+    return grp
 
 
 @main.group(cls=_Group)
