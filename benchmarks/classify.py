@@ -347,11 +347,11 @@ def run_embedkit(task, data, enc: CachedEncoder, head: str, args, tmp: Path):
     (tr, ytr), (dv, ydv), (te, yte) = data["train"], data["dev"], data["test"]
     kw = {}
     if head == "finetune":
-        n = min(args.finetune_limit, len(tr))
-        tr, ytr = tr[:n], ytr[:n]
-        nd = min(args.finetune_dev_limit, len(dv))
-        dv, ydv = dv[:nd], ydv[:nd]
+        if args.finetune_limit:
+            tr, ytr = tr[:args.finetune_limit], ytr[:args.finetune_limit]
         kw = dict(epochs=args.finetune_epochs, max_seq_length=args.max_seq_length,
+                  max_steps=args.finetune_steps, train_layers=args.finetune_layers,
+                  eval_every=args.finetune_eval_every,
                   train_batch_size=args.finetune_batch_size, learning_rate=args.finetune_lr,
                   output_dir=tmp / f"ft-{task}", checkpoint_dir=tmp / f"ft-{task}.ckpt",
                   backend=args.backend)
@@ -409,9 +409,15 @@ def main() -> None:
                     help="NSMC reviews drawn for training (all ratings; binary uses 1-4 / 9-10)")
     ap.add_argument("--dev-limit", type=int, default=None)
     ap.add_argument("--test-limit", type=int, default=None)
-    ap.add_argument("--finetune-limit", type=int, default=20_000)
-    ap.add_argument("--finetune-dev-limit", type=int, default=2_000)
-    ap.add_argument("--finetune-epochs", type=int, default=2)
+    ap.add_argument("--finetune-limit", type=int, default=None,
+                    help="train the finetune method on the first N training examples only")
+    ap.add_argument("--finetune-steps", type=int, default=None,
+                    help="cap the fine-tuning steps (TF-IDF and the probe still use all the data)")
+    ap.add_argument("--finetune-layers", type=int, default=None,
+                    help="fine-tune only the top N transformer layers")
+    ap.add_argument("--finetune-eval-every", type=int, default=None,
+                    help="evaluate the dev split every N steps (default: after each epoch)")
+    ap.add_argument("--finetune-epochs", type=int, default=3)
     ap.add_argument("--finetune-batch-size", type=int, default=32)
     ap.add_argument("--finetune-lr", type=float, default=5e-5)
     ap.add_argument("--finetune-graded", action="store_true",
@@ -422,13 +428,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2,000 train / 1,000 dev / 1,000 test")
     ap.add_argument("--progress", action="store_true", default=None)
     ap.add_argument("--out", default=str(RESULTS / "classify.json"))
+    ap.add_argument("--fresh", action="store_true", help="start the JSON afresh (default: update "
+                                                         "the entries this run measures)")
     args = ap.parse_args()
     if args.quick:
         args.train_limit = args.train_limit or 2000
         args.dev_limit = args.dev_limit or 1000
         args.test_limit = args.test_limit or 1000
-        args.finetune_limit = min(args.finetune_limit, 500)
-        args.finetune_dev_limit = min(args.finetune_dev_limit, 300)
+        args.finetune_steps = args.finetune_steps or 10
         args.finetune_epochs = 1
     methods = args.methods.split(",")
     limits = {"train": args.train_limit, "dev": args.dev_limit, "test": args.test_limit}
@@ -438,10 +445,13 @@ def main() -> None:
     base = embedkit.load(args.model, **({} if args.backend == "torch" else {
         "backend": "onnx", "quantize": "int8" if args.backend == "onnx-int8" else None}))
     enc = CachedEncoder(base, args.model, args.backend)
-    result = {"settings": vars(args), "load_average_start": os.getloadavg()[0],
-              "cpu_count": os.cpu_count(), "results": {}, "mixed_feelings": {}}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # one file for every dataset: a run updates the entries it measures, keeps the others
+    old = json.loads(out.read_text(encoding="utf-8")) if out.is_file() and not args.fresh else {}
+    result = {"settings": old.get("settings", {}), "load_average_start": os.getloadavg()[0],
+              "cpu_count": os.cpu_count(), "results": old.get("results", {}),
+              "mixed_feelings": old.get("mixed_feelings", {})}
     keep = {}
     with tempfile.TemporaryDirectory(prefix="embedkit-bench-classify-") as tmpd:
         tmp = Path(tmpd)
@@ -460,7 +470,10 @@ def main() -> None:
             sizes = {s: len(data[s][0]) for s in data}
             if task == "binary":
                 sizes["positive_share_test"] = round(float(np.mean(data["test"][1])), 4)
+            result["settings"][name] = vars(args)
             entry = result["results"].setdefault(name, {"sizes": sizes, "methods": {}})
+            if entry.get("sizes") != sizes:  # other splits: the old figures do not compare
+                entry = result["results"][name] = {"sizes": sizes, "methods": {}}
             for method in methods:
                 print(f"[{name}] {method} ...", file=sys.stderr, flush=True)
                 t0 = time.perf_counter()
@@ -483,7 +496,7 @@ def main() -> None:
                       file=sys.stderr, flush=True)
                 out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
                                encoding="utf-8")
-        result["mixed_feelings"] = mixed_feelings(keep)
+        result["mixed_feelings"].update(mixed_feelings(keep))
     result["encode_rate_texts_per_second"] = round(enc.rate(), 1)
     result["load_average_end"] = os.getloadavg()[0]
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -108,6 +108,23 @@ def test_encoder_view_generalises_to_words_never_seen_in_training(wv_folder):
     assert 0 < hybrid.tfidf_weight_ < 1
 
 
+def test_an_explicit_dev_set_chooses_but_does_not_train(wv_folder):
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels, _ = reviews(200, 20, flip=0.1)
+    dev_t, dev_y, _ = reviews(100, 21, flip=0.1)
+    clf = TextClassifier(model=str(wv_folder), head="linear").fit(texts, labels,
+                                                                  dev=(dev_t, dev_y))
+    assert clf.choices_ == {"mode": "dev", "examples": 100}
+    enc = embedkit.load(str(wv_folder))
+    ref = LogisticRegression(C=clf.C_["embedding"], max_iter=3000).fit(
+        enc.encode(texts, normalize=True), labels)
+    probe = reviews(30, 22)[0]
+    np.testing.assert_allclose(clf.decision_function(probe)[:, 0] * clf.temperature_,
+                               ref.decision_function(enc.encode(probe, normalize=True)),
+                               rtol=1e-4, atol=1e-4)
+
+
 def test_multiclass_three_labels(wv_folder):
     texts, _, grades = reviews(450, 7)
     names = ["low" if g <= 3 else "high" for g in grades]
@@ -222,6 +239,21 @@ def test_fine_tuning_end_to_end_and_the_saved_encoder(tiny_model_factory, tmp_pa
     np.testing.assert_allclose(again.predict_proba(texts), clf.predict_proba(texts), atol=1e-5)
     copy = clf.save(tmp_path / "copy")
     assert (copy / "encoder" / "model.safetensors").is_file()
+
+
+def test_fine_tuning_a_graded_task(tiny_model_factory, tmp_path):
+    model = tiny_model_factory("cls-tiny-graded", max_seq_length=32)
+    texts = ["the river bank was muddy", "a man is playing a guitar", "two dogs run across",
+             "stock markets fell sharply", "she reads a book", "children are playing football"]
+    scores = [1.0, 2.0, 3.0, 8.0, 9.0, 10.0]
+    clf = TextClassifier(model=str(model), task="graded", head="finetune", epochs=4,
+                         train_batch_size=6, learning_rate=1e-3, max_seq_length=16,
+                         progress=False, output_dir=tmp_path / "g").fit(texts * 5, scores * 5)
+    pred = clf.predict(texts)
+    assert pred.min() >= 1.0 and pred.max() <= 10.0
+    assert clf.evaluate(texts, scores)["spearman"] > 0.7
+    np.testing.assert_allclose(TextClassifier.load(tmp_path / "g").predict(texts), pred,
+                               atol=1e-4)
 
 
 def test_cli_train_and_predict(wv_folder, tmp_path):

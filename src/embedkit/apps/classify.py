@@ -33,10 +33,13 @@ Heads (``head``), each one scikit-learn model on one or two views of the text:
   :class:`~embedkit.train.FewShotClassifier` (few labelled examples), then as ``auto``.
 
 Every choice (the regularisation ``C`` of each view from a small grid, the mixing weight, the
-temperature) is made on a dev split: ``dev=`` in ``fit``, else ``dev_fraction`` of the training
-data (stratified) is held out, and with ``refit=True`` the heads are fitted again on all of it
-once the choices are made. Probabilities are calibrated by temperature scaling of the logits on
-the dev split (``calibrate``). Fewer than 20 examples: no dev split, fixed defaults.
+temperature) is made on held-out predictions, never on the data a head was fitted on:
+``dev=`` in ``fit`` (the heads then see the training data only); else, below 5,000 examples,
+the out-of-fold predictions of 5-fold cross-fitting (stratified), and above (or for the
+fine-tuning heads) a held-out ``dev_fraction``; with ``refit=True`` the heads are then fitted
+again on all the training data. Probabilities are calibrated by temperature scaling of the mixed
+logits on those held-out predictions (``calibrate``). Fewer than 20 examples: no choices, fixed
+defaults.
 
 Saved as a folder (:meth:`TextClassifier.save`), no pickle::
 
@@ -416,10 +419,12 @@ class TextClassifier:
         prompt: ``"auto"`` (the model's ``query`` prompt if it has one), ``"query"``,
             ``"document"`` or ``None``.
         batch_size: texts per encoding batch.
-        epochs, train_batch_size, learning_rate, max_seq_length, warm_start, eval_every,
-            checkpoint_dir, resume: fine-tuning (``head="finetune"``) settings, as
-            :class:`~embedkit.train.classifier.ClassifierTrainer`; ``warm_start`` starts the head
-            from the frozen logistic regression.
+        epochs, train_batch_size, learning_rate, max_seq_length, max_steps, train_layers,
+            warm_start, eval_every, checkpoint_dir, resume: fine-tuning (``head="finetune"``)
+            settings, as :class:`~embedkit.train.classifier.ClassifierTrainer`: ``max_steps``
+            caps the steps (the other views still see all the data), ``train_layers`` trains only
+            the top layers (about 2x faster with 4 of 12), ``warm_start`` starts the head from
+            the frozen logistic regression.
         num_iterations: SetFit's rounds of pair generation (``head="setfit"``).
         output_dir: where ``fit`` saves the classifier (default: not saved; a fine-tuned encoder
             then goes to a temporary folder until :meth:`save`).
@@ -437,8 +442,9 @@ class TextClassifier:
                  dev_fraction: float = 0.1, refit: bool = True,
                  score_range: tuple[float, float] | None = None, prompt: str | None = "auto",
                  batch_size: int = 64, epochs: int = 2, train_batch_size: int = 32,
-                 learning_rate: float = 5e-5, max_seq_length: int = 128, warm_start: bool = True,
-                 eval_every: int | None = None, checkpoint_dir=None, resume: bool = True,
+                 learning_rate: float = 5e-5, max_seq_length: int = 128,
+                 max_steps: int | None = None, train_layers: int | None = None,
+                 warm_start: bool = True, eval_every: int | None = None, checkpoint_dir=None, resume: bool = True,
                  num_iterations: int = 5, output_dir=None, seed: int = 0,
                  progress: bool | None = None):
         self.model = model
@@ -457,6 +463,8 @@ class TextClassifier:
         self.train_batch_size = train_batch_size
         self.learning_rate = learning_rate
         self.max_seq_length = max_seq_length
+        self.max_steps = max_steps
+        self.train_layers = train_layers
         self.warm_start = warm_start
         self.eval_every = eval_every
         self.checkpoint_dir = checkpoint_dir
@@ -523,7 +531,19 @@ class TextClassifier:
 
         if self.backend == "torch":
             return load(spec)
-        return load(spec, backend="onnx", quantize="int8" if self.backend == "onnx-int8" else None)
+        quantize = "int8" if self.backend == "onnx-int8" else None
+        folder = Path(spec).expanduser()
+        if (folder / "embedkit.json").is_file() and (folder / "modules.json").is_file():
+            # a trainer's folder (fine-tuned here): embedkit.load opens those with torch only
+            from ..identity import folder_fingerprint
+            from ..text.onnx import OnnxEncoder
+
+            enc = OnnxEncoder(folder.resolve(), quantize=quantize)
+            enc.fingerprint = folder_fingerprint(folder.resolve(),
+                                                 pooling=getattr(enc, "pooling", None))
+            enc.spec = str(folder.resolve())
+            return enc
+        return load(spec, backend="onnx", quantize=quantize)
 
     def _base_encoder(self):
         from ..encoder import Encoder
@@ -679,6 +699,7 @@ class TextClassifier:
         self.encoder_, self._encoder_folder, self._role_name = None, None, None
         self._views, self._tfidf, self._spec = {}, None, None
         oof = {}  # view -> predictions on the eval rows (in ``evals`` order), chosen C
+        self._reuse = {}
 
         # -- the encoder view
         if use_encoder:
@@ -707,14 +728,15 @@ class TextClassifier:
                 oof["embedding"] = _linear(E[evals], *ft_head)
             else:
                 C, oof["embedding"] = self._choose_C(
-                    "embedding", lambda idx: E[idx], all_y, folds, classify, C_GRID_EMBEDDING)
+                    "embedding", lambda idx: E[idx], all_y, folds, classify, C_GRID_EMBEDDING,
+                    final=final)
                 self._final_embedding = (E, C)
             self.fit_seconds_["embedding_head"] = round(time.perf_counter() - s, 3)
         # -- the TF-IDF view
         if use_tfidf:
             s = time.perf_counter()
             C, oof["tfidf"] = self._choose_C("tfidf", None, all_y, folds, classify,
-                                             C_GRID_TFIDF, texts=all_texts)
+                                             C_GRID_TFIDF, texts=all_texts, final=final)
             self.fit_seconds_["tfidf_choice"] = round(time.perf_counter() - s, 3)
         # -- the mix and the temperature
         self.tfidf_weight_, self.temperature_ = self._choose_mix(oof, y_eval, len(evals) > 0,
@@ -723,12 +745,21 @@ class TextClassifier:
         s = time.perf_counter()
         if use_encoder and self.tfidf_weight_ < 1 and "embedding" not in self._views:
             E, C = self._final_embedding
-            self._views["embedding"] = _fit_head(E[final], all_y[final], classify, C, self.seed)
+            if "embedding" in self._reuse:
+                self._views["embedding"] = self._reuse["embedding"][1]
+            else:
+                self._views["embedding"] = _fit_head(E[final], all_y[final], classify, C,
+                                                     self.seed)
         if use_tfidf and self.tfidf_weight_ > 0:
-            final_texts = [all_texts[i] for i in final]
-            self._tfidf = _Tfidf().fit(final_texts)
-            self._views["tfidf"] = _fit_head(self._tfidf.transform(final_texts), all_y[final],
-                                             classify, self.C_["tfidf"], self.seed)
+            if "tfidf" in self._reuse:
+                self._tfidf, self._views["tfidf"] = self._reuse["tfidf"]
+            else:
+                final_texts = [all_texts[i] for i in final]
+                self._tfidf = _Tfidf().fit(final_texts)
+                self._views["tfidf"] = _fit_head(self._tfidf.transform(final_texts),
+                                                 all_y[final], classify, self.C_["tfidf"],
+                                                 self.seed)
+        self._reuse = {}
         self.fit_seconds_["final_heads"] = round(time.perf_counter() - s, 3)
         self._final_embedding = None
         if self.tfidf_weight_ == 1:  # the mix does not use the encoder
@@ -739,22 +770,32 @@ class TextClassifier:
             self.save(self.output_dir)
         return self
 
-    def _choose_C(self, view, features, y, folds, classify, grid, texts=None):
-        """The C with the lowest loss on the folds' eval rows; returns (C, their predictions)."""
+    def _choose_C(self, view, features, y, folds, classify, grid, texts=None, final=None):
+        """The C with the lowest loss on the folds' eval rows; returns (C, their predictions).
+
+        When one fold's training part is ``final`` (a dev set, or a holdout without refit), its
+        fits are kept in ``self._reuse[view]`` for the final head.
+        """
         grid = [float(self.C)] if self.C is not None else (list(grid) if folds else [DEFAULT_C])
+        tfs = []
         if texts is not None and folds:  # TF-IDF: each fold's vocabulary from its training part
             fold_features = []
             for fit_idx, eval_idx in folds:
                 tf = _Tfidf().fit([texts[i] for i in fit_idx])
+                tfs.append(tf)
                 fold_features.append((tf.transform([texts[i] for i in fit_idx]),
                                       tf.transform([texts[i] for i in eval_idx])))
         else:
             fold_features = [(features(f), features(e)) for f, e in folds]
+        same = len(folds) == 1 and final is not None and np.array_equal(folds[0][0], final)
+        heads = {}
         best = None
         for C in grid:
             parts = []
             for (fit_idx, _), (X_fit, X_eval) in zip(folds, fold_features):
                 coef, intercept = _fit_head(X_fit, y[fit_idx], classify, C, self.seed)
+                if same:
+                    heads[C] = (coef, intercept)
                 parts.append(_linear(X_eval, coef, intercept))
             if not folds:
                 self.C_[view] = C
@@ -770,6 +811,8 @@ class TextClassifier:
             if best is None or loss < best[0]:
                 best = (loss, C, pred)
         self.C_[view] = best[1]
+        if same:
+            self._reuse[view] = (tfs[0] if tfs else None, heads[best[1]])
         return best[1], best[2]
 
     def _choose_mix(self, outputs, y_eval, has_eval, classify):
@@ -858,7 +901,8 @@ class TextClassifier:
         trainer = ClassifierTrainer(
             model=spec, objective=objective, prompt=prompt, epochs=self.epochs,
             batch_size=min(self.train_batch_size, len(tr_texts)),
-            learning_rate=self.learning_rate,
+            learning_rate=self.learning_rate, max_steps=self.max_steps,
+            train_layers=self.train_layers,
             max_seq_length=self.max_seq_length, eval_every=self.eval_every,
             checkpoint_dir=self.checkpoint_dir, resume=self.resume, output_dir=out,
             seed=self.seed, progress=self.progress)
