@@ -54,6 +54,7 @@ _LOADERS: dict[str, str] = {
     "audio_simclr": "embedkit.audio.ssl:SpectrogramEncoder.load",
     "image_simclr": "embedkit.vision.digits:ConvNetEncoder.load",
     "sentence_encoder": "embedkit.train:load_encoder",
+    "text_classifier": "embedkit.apps.classify:load_encoder",
 }
 
 #: Built-in encoders that need no files: spec (lower case) -> (``module:callable``, options).

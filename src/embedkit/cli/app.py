@@ -120,7 +120,7 @@ def evaluate():
 
 @main.group(cls=_Group)
 def classify():
-    """Text classifiers: predict with a trained one (few-shot, ...)."""
+    """Text classifiers: train one (frozen vectors, TF-IDF, fine-tuned, few-shot) and predict."""
 
 
 train.family = evaluate.family = classify.family = "Training and evaluation"

@@ -1,4 +1,4 @@
-"""Sentence-encoder training commands: ``train sentence|mlm|distill|fewshot`` and ``classify predict``.
+"""Sentence-encoder training commands: ``train sentence|mlm|distill|fewshot``, ``classify train|predict``.
 
 ::
 
@@ -8,6 +8,8 @@
     embedkit train mlm reviews.txt.xz --model default --max-steps 500 -o film-mlm/
     embedkit train distill parallel.tsv --teacher all-MiniLM-L6-v2 --student all-MiniLM-L6-v2 -o minilm-ko/
     embedkit train fewshot labelled.tsv --model default -o sentiment/
+    embedkit classify train reviews.tsv --model default -o sentiment/ --head auto
+    embedkit classify train nsmc.tsv --label-column rating --task graded -o stars/
     embedkit classify predict texts.txt --model sentiment/ --json
 
 Each run checkpoints into ``OUT.checkpoints/`` (``--checkpoint-dir``) and a run killed part-way
@@ -208,33 +210,114 @@ def _read_texts(path: str) -> list[str]:
     return read_examples(path, "texts").columns["text"]
 
 
+@classify.command("train")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "-m", default="default", show_default=True, help=MODEL_HELP)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the classifier to.")
+@click.option("--task", type=click.Choice(["auto", "binary", "multiclass", "graded"]),
+              default="auto", show_default=True,
+              help="auto: binary for 2 labels, multiclass for more; graded: numeric scores "
+                   "(e.g. 1-10 stars), a regression.")
+@click.option("--head", type=click.Choice(["auto", "linear", "hybrid", "tfidf", "finetune",
+                                           "setfit"]), default="auto", show_default=True,
+              help="linear: logistic regression on frozen vectors; tfidf: TF-IDF only; hybrid: "
+                   "both mixed; auto: the dev split picks; finetune: encoder + head end to end; "
+                   "setfit: few-shot contrastive fine-tuning.")
+@click.option("--text-column", default=None, help="Column of the texts (default: text, "
+                                                  "sentence, document or review).")
+@click.option("--label-column", default=None, help="Column of the labels (default: label, class, "
+                                                   "category, sentiment, rating or stars).")
+@click.option("--dev", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Labelled dev file for the choices (default: 10% of DATA, held out).")
+@click.option("--backend", type=click.Choice(["torch", "onnx", "onnx-int8"]), default="torch",
+              show_default=True, help="How the encoder runs (onnx-int8: fastest on a CPU).")
+@click.option("--score-range", default=None, help="Graded: LOW,HIGH of the scores (default: the "
+                                                  "range in DATA).")
+@click.option("--C", "C", default=None, type=float, help="Regularisation (default: chosen on dev).")
+@click.option("--epochs", default=2, show_default=True, type=int, help="Fine-tuning epochs.")
+@click.option("--batch-size", default=32, show_default=True, type=int,
+              help="Fine-tuning batch size.")
+@click.option("--lr", "learning_rate", default=5e-5, show_default=True, type=float,
+              help="Fine-tuning learning rate.")
+@click.option("--max-seq-length", default=128, show_default=True, type=int,
+              help="Tokens per text in fine-tuning.")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Fine-tuning: continue an interrupted run (checkpoints in OUTPUT.checkpoints).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+def classify_train(data, model, output, task, head, text_column, label_column, dev, backend,
+                   score_range, C, epochs, batch_size, learning_rate, max_seq_length, resume,
+                   seed, progress):
+    """Train a text classifier on DATA (TSV, CSV or JSONL with a text and a label column)."""
+    from ..apps.classify import TextClassifier
+
+    out = Path(output)
+    clf = TextClassifier(model=model, task=task, head=head, backend=backend, C=C,
+                         score_range=_range(score_range) if score_range else None,
+                         epochs=epochs, train_batch_size=batch_size, learning_rate=learning_rate,
+                         max_seq_length=max_seq_length, resume=resume, output_dir=out,
+                         checkpoint_dir=out.with_name(out.name + ".checkpoints"), seed=seed,
+                         progress=progress)
+    columns = {k: v for k, v in (("text", text_column), ("label", label_column)) if v}
+    clf.fit(data, dev=dev, columns=columns or None)
+    summary = {"output": str(out), "task": clf.task_, "head": head,
+               "views": sorted(clf._views), "tfidf_weight": clf.tfidf_weight_,
+               "temperature": round(clf.temperature_, 4), "C": clf.C_,
+               "fit_seconds": clf.fit_seconds_.get("total")}
+    if clf.task_ == "graded":
+        summary["score_range"] = list(clf.score_range_)
+    else:
+        summary["classes"] = clf.classes_
+    echo_json(summary)
+
+
+def _load_any_classifier(folder: str):
+    """A TextClassifier folder, or a FewShotClassifier one (told apart by embedkit.json)."""
+    from ..apps.classify import TextClassifier, is_text_classifier
+
+    if is_text_classifier(folder):
+        return TextClassifier.load(folder)
+    from ..train import FewShotClassifier
+
+    return FewShotClassifier.load(folder)
+
+
 @classify.command("predict")
 @click.argument("texts", type=click.Path(allow_dash=True, dir_okay=False))
 @click.option("--model", "-m", required=True, type=click.Path(exists=True, file_okay=False),
-              help="A classifier folder (from 'embedkit train fewshot').")
+              help="A classifier folder (from 'embedkit classify train' or 'embedkit train "
+                   "fewshot').")
 @click.option("--proba", is_flag=True, help="Print each class's probability.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines: text, label (and proba).")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines: text, label (and proba); graded: text, score.")
 def classify_predict(texts, model, proba, as_json):
-    """Predict the class of each text in TEXTS (one per line, a TSV/CSV/JSONL with a text
-    column, or - for stdin).
+    """Predict the class (or graded score) of each text in TEXTS (one per line, a TSV/CSV/JSONL
+    with a text column, or - for stdin).
     """
-    from ..train import FewShotClassifier
-
     if texts != "-" and not Path(texts).is_file():
         raise InvalidInput(f"No such file: {texts}")
-    clf = FewShotClassifier.load(model)
+    clf = _load_any_classifier(model)
     items = _read_texts(texts)
     if not items:
         raise InvalidInput(f"{texts} holds no texts")
+    if getattr(clf, "task_", None) == "graded":
+        for text, score in zip(items, clf.predict(items)):
+            if as_json:
+                click.echo(json.dumps({"text": text, "score": round(float(score), 4)},
+                                      ensure_ascii=False))
+            else:
+                click.echo(f"{float(score):.3f}\t{text}")
+        return
     probs = clf.predict_proba(items)
     for text, row in zip(items, probs):
         label = clf.classes_[int(row.argmax())]
         if as_json:
             obj = {"text": text, "label": label}
             if proba:
-                obj["proba"] = {c: round(float(p), 6) for c, p in zip(clf.classes_, row)}
+                obj["proba"] = {str(c): round(float(p), 6) for c, p in zip(clf.classes_, row)}
             click.echo(json.dumps(obj, ensure_ascii=False))
         elif proba:
-            click.echo("\t".join([label, *(f"{p:.4f}" for p in row), text]))
+            click.echo("\t".join([str(label), *(f"{p:.4f}" for p in row), text]))
         else:
             click.echo(f"{label}\t{text}")

@@ -54,7 +54,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "sentence2": ("sentence2", "text2", "sentence_b", "positive"),
     "score": ("score", "similarity", "label"),
     "text": ("text", "sentence", "document", "review"),
-    "label": ("label", "class", "category"),
+    "label": ("label", "class", "category", "sentiment", "rating", "stars"),
     # parallel: the teacher's language (usually English) is the source
     "source": ("src", "en", "english", "source_text", "source"),
     "target": ("tgt", "ko", "korean", "target_text", "translation", "target"),
