@@ -196,7 +196,7 @@ def test_reading_movielens_files(tmp_path):
     flags = "|".join(["0"] * 19)
     (tmp_path / "u.item").write_bytes(
         ("10|Caf\xe9 Society (1995)|01-Jan-1995||http://x|" + "0|1" + "|0" * 17 + "\n"
-         "20|Other (1990)|01-Jan-1990||http://x|" + flags + "\n"
+         "20|Other (1983)|14-Mar-1997||http://x|" + flags + "\n"
          "30|Third (1980)|01-Jan-1980||http://x|" + flags + "\n").encode("latin-1"))
     users, items, ratings, stamps = read_interactions(tmp_path / "u.data")
     assert users == ["1", "1", "2", "2"] and items[1] == "20" and ratings.tolist() == [5, 3, 4, 5]
@@ -204,6 +204,8 @@ def test_reading_movielens_files(tmp_path):
     catalogue = read_items(tmp_path / "u.item")
     assert catalogue["10"] == {"title": "Café Society (1995)", "year": 1995, "genres": ["Action"]}
     assert item_text(catalogue["10"]) == "Café Society (1995). Genres: Action"
+    assert catalogue["20"]["year"] == 1983 and item_text(catalogue["20"]) == "Other (1983)"
+    assert item_text({"title": "Heat", "year": 1995}) == "Heat (1995)"
     (tmp_path / "ratings.csv").write_text("userId,movieId,rating\n7,10,4.5\n", encoding="utf-8")
     assert read_interactions(tmp_path / "ratings.csv")[:2] == (["7"], ["10"])
     rec = Recommender(encoder=None, factors=2, num_threads=1).fit(tmp_path / "u.data",

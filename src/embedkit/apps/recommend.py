@@ -262,7 +262,7 @@ def _ml100k_items(rows: list[list[str]], genres: Sequence[str]) -> dict:
                                f"genre flags, got {len(r)} fields")
         flags = r[5:]
         fields = {"title": r[1].strip()}
-        year = _year(r[2]) or _year(r[1])
+        year = _year(r[1]) or _year(r[2])  # the title's year; the date can be a re-release
         if year:
             fields["year"] = int(year)
         names = [genres[j] for j, f in enumerate(flags) if f.strip() == "1" and j < len(genres)]
@@ -383,7 +383,7 @@ def item_text(fields: Mapping) -> str:
     if title:
         title = str(title)
         year = fields.get("year")
-        if year and str(year) not in title:
+        if year and not re.search(r"\(\d{4}\)", title):
             title = f"{title} ({year})"
         parts.append(title)
     for key, value in fields.items():
