@@ -27,10 +27,13 @@ How it scores an item ``i`` for a user ``u``:
 * **hybrid**: each of the three scores is standardised per user over the catalogue and the
   three are mixed with weights that sum to one. The weights are not set by hand: ``fit`` holds
   out part of the data (a per-user share of the interactions, and all interactions of a share of
-  the items, which then play cold items), fits the collaborative model on the rest and picks,
-  by nDCG@k on what was held out, one set of weights per bucket of user activity (1, 2, 3-5,
-  6-10, 11-20, 21-50, 51-100, more ratings) and one for cold items; buckets with few real users
-  are filled with simulated ones (users with longer histories cut down to that many ratings).
+  the items, which then play cold items), fits the collaborative model on the rest and picks, by
+  nDCG@k on what was held out, one set of weights per bucket of user activity (1, 2, 3-5, 6-10,
+  11-20, 21-50, 51-100, more ratings) and one for cold items (summed over three disjoint shares
+  of items). Buckets with few real users are filled with simulated ones (users with longer
+  histories cut down to that many ratings). The pick follows the one-standard-error rule: of the
+  mixes within one standard error of the best, the one leaning most on the collaborative score,
+  so that noise in a few hundred validation users does not set the weights.
   The ridge penalty is chosen in the same pass. Then everything is refitted on all the data.
 
 Saved as a folder: ``recommender.json`` (settings, ids, item texts, tuned weights) and
@@ -259,7 +262,7 @@ def _ml100k_items(rows: list[list[str]], genres: Sequence[str]) -> dict:
                                f"genre flags, got {len(r)} fields")
         flags = r[5:]
         fields = {"title": r[1].strip()}
-        year = _year(r[2]) or _year(r[1])
+        year = _year(r[1]) or _year(r[2])  # the title's year; the date can be a re-release
         if year:
             fields["year"] = int(year)
         names = [genres[j] for j, f in enumerate(flags) if f.strip() == "1" and j < len(genres)]
@@ -380,7 +383,7 @@ def item_text(fields: Mapping) -> str:
     if title:
         title = str(title)
         year = fields.get("year")
-        if year and str(year) not in title:
+        if year and not re.search(r"\(\d{4}\)", title):
             title = f"{title} ({year})"
         parts.append(title)
     for key, value in fields.items():
@@ -484,6 +487,8 @@ class Recommender:
         center_content: take the mean item vector away before comparing content vectors.
         validation_fraction: share of each user's interactions held out while tuning.
         cold_fraction: share of the rated items made cold while tuning.
+        cold_folds: how many disjoint such shares (each one more collaborative fit) the cold-item
+            weights are chosen on.
         k: the cut-off of the nDCG that tuning maximises.
         duplicates: a (user, item) pair given twice: ``"error"`` (default), or keep the
             ``"last"`` / ``"first"`` (by timestamp when there is one, else by row), or combine the
@@ -497,6 +502,7 @@ class Recommender:
     After ``fit``: ``user_ids_``, ``item_ids_``, ``interactions_`` (users x items, CSR of the
     ratings), ``user_factors_``, ``item_factors_`` (cold items: mapped from content),
     ``item_vectors_`` (content), ``item_texts_``, ``item_counts_``, ``cold_items_`` (bool per item),
+    ``item_popularity_`` (``log1p`` of the counts; cold items: predicted from content),
     ``blend_weights_`` (per activity bucket, weights for cf, content, popularity),
     ``cold_weights_``, ``content_ridge_``, ``validation_`` (the tuning record) and
     ``fit_time_``.
@@ -511,7 +517,8 @@ class Recommender:
                  confidence: str = "linear", iterations: int | None = None,
                  learning_rate: float = 0.002, blend: str | Mapping = "tune",
                  content_ridge: float | str = "tune", center_content: bool = True,
-                 validation_fraction: float = 0.2, cold_fraction: float = 0.2, k: int = 10,
+                 validation_fraction: float = 0.2, cold_fraction: float = 0.2,
+                 cold_folds: int = 3, k: int = 10,
                  duplicates: str = "error", seed: int = 0, num_threads: int = 0,
                  batch_size: int = 64, progress: bool | None = None):
         self.cf = cf
@@ -527,6 +534,7 @@ class Recommender:
         self.center_content = center_content
         self.validation_fraction = validation_fraction
         self.cold_fraction = cold_fraction
+        self.cold_folds = cold_folds
         self.k = k
         self.duplicates = duplicates
         self.seed = seed
@@ -537,7 +545,8 @@ class Recommender:
     # ------------------------------------------------------------------------- settings
     _SETTINGS = ("cf", "factors", "regularization", "alpha", "confidence", "iterations",
                  "learning_rate", "blend", "content_ridge", "center_content",
-                 "validation_fraction", "cold_fraction", "k", "duplicates", "seed", "num_threads",
+                 "validation_fraction", "cold_fraction", "cold_folds", "k", "duplicates", "seed",
+                 "num_threads",
                  "batch_size")
 
     def get_params(self) -> dict:
@@ -553,7 +562,7 @@ class Recommender:
         if self.duplicates not in _DUPLICATES:
             raise InvalidInput(f"Invalid duplicates: {self.duplicates!r}. Valid values are: "
                                f"{', '.join(_DUPLICATES)}")
-        for name in ("factors", "k", "batch_size"):
+        for name in ("factors", "k", "batch_size", "cold_folds"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise InvalidInput(f"{name} must be a positive integer, got {value!r}")
@@ -828,10 +837,16 @@ class Recommender:
         users, items, vals = r.row, r.col, r.data
         rated = np.flatnonzero(~self.cold_items_)
         tune_cold = self._content and self.cf is not None and len(rated) >= 10
-        pseudo_cold = np.zeros(len(self.item_ids_), dtype=bool)
+        # disjoint draws of rated items that play cold items: the first also serves the warm tuning
+        folds = []
         if tune_cold:
-            pseudo_cold[rng.choice(rated, size=max(1, round(self.cold_fraction * len(rated))),
-                                   replace=False)] = True
+            size = max(1, round(self.cold_fraction * len(rated)))
+            order = rng.permutation(rated)
+            for f in range(min(self.cold_folds, max(1, len(rated) // size))):
+                mask = np.zeros(len(self.item_ids_), dtype=bool)
+                mask[order[f * size:(f + 1) * size]] = True
+                folds.append(mask)
+        pseudo_cold = folds[0] if folds else np.zeros(len(self.item_ids_), dtype=bool)
         on_cold = pseudo_cold[items]
         # per-user holdout among the remaining interactions (at least one stays in training)
         held = np.zeros(len(users), dtype=bool)
@@ -845,12 +860,15 @@ class Recommender:
         train = ~held & ~on_cold
         sp = require("scipy.sparse", "apps", "the recommender")
         shape = self.interactions_.shape
-        tr = sp.csr_matrix((vals[train], (users[train], items[train])), shape=shape)
-        tr.sort_indices()
-        val = sp.csr_matrix((np.ones(held.sum()), (users[held], items[held])), shape=shape)
-        cold_val = sp.csr_matrix((np.ones(on_cold.sum()), (users[on_cold], items[on_cold])),
-                                 shape=shape)
-        if tr.nnz == 0 or (val.nnz == 0 and cold_val.nnz == 0):
+
+        def matrix(rows, values):
+            m = sp.csr_matrix((values[rows], (users[rows], items[rows])), shape=shape)
+            m.sort_indices()
+            return m
+
+        tr = matrix(train, vals)
+        val = matrix(held, np.ones(len(users)))
+        if tr.nnz == 0 or (val.nnz == 0 and not on_cold.any()):
             log.info("too little data to tune the blend; using fixed weights")
             self.blend_weights_ = np.tile(self._default_weights(), (n_buckets, 1))
             self.cold_weights_ = self._default_weights()
@@ -861,34 +879,59 @@ class Recommender:
         state = self._make_state(tr, pseudo_cold | self.cold_items_)
         record: dict[str, Any] = {"validation_interactions": int(held.sum()),
                                   "pseudo_cold_items": int(pseudo_cold.sum()),
+                                  "cold_folds": len(folds),
                                   "cold_interactions": int(on_cold.sum()), "k": self.k}
-        # the ridge penalty from content to factors, on the pseudo-cold items (CF score only)
         ridge_grid = _RIDGE_GRID if self.content_ridge == "tune" else (float(self.content_ridge),)
-        cold_users = np.flatnonzero(np.diff(cold_val.indptr) > 0)
-        if tune_cold and len(cold_users):
-            cold_rel = [cold_val.indices[cold_val.indptr[u]:cold_val.indptr[u + 1]]
-                        for u in cold_users]
-            hist = [(tr.indices[tr.indptr[u]:tr.indptr[u + 1]],
-                     tr.data[tr.indptr[u]:tr.indptr[u + 1]]) for u in cold_users]
-            cold_matrix = _relevance_matrix(cold_rel, len(self.item_ids_))
-            scores_by_penalty = {}
+        # cold items: the ridge penalty (by the CF score alone), then the weights, each chosen by
+        # the nDCG summed over the folds (one pseudo-cold draw alone is noisy: a non-personal
+        # signal such as predicted popularity lives or dies by where a few hits land)
+        cold_sets = []
+        for f, fold in enumerate(folds):
+            on_fold = fold[items]
+            fold_train = tr if f == 0 else matrix(~on_fold, vals)
+            fold_state = state if f == 0 else self._make_state(fold_train,
+                                                               fold | self.cold_items_)
+            fold_val = matrix(on_fold, np.ones(len(users)))
+            fold_users = np.flatnonzero(np.diff(fold_val.indptr) > 0)
+            if not len(fold_users):
+                continue
+            rel = [fold_val.indices[fold_val.indptr[u]:fold_val.indptr[u + 1]] for u in fold_users]
+            hist = [(fold_train.indices[fold_train.indptr[u]:fold_train.indptr[u + 1]],
+                     fold_train.data[fold_train.indptr[u]:fold_train.indptr[u + 1]])
+                    for u in fold_users]
+            cold_sets.append((fold, fold_state, fold_users, hist, rel))
+        if cold_sets:
+            scores_by_penalty = dict.fromkeys(ridge_grid, 0.0)
+            n_users = sum(len(c[2]) for c in cold_sets)
             for penalty in ridge_grid:
-                self._map_cold(state, penalty)
-                z = self._components(state, cold_users, hist)
-                cf_only = np.where(pseudo_cold, z[0], -np.inf)
-                scores_by_penalty[penalty] = float(
-                    _ndcg(_topk(cf_only, self.k), cold_matrix, self.k).mean())
+                for fold, fold_state, fold_users, hist, rel in cold_sets:
+                    self._map_cold(fold_state, penalty)
+                    z = self._components(fold_state, fold_users, hist)
+                    cf_only = np.where(fold, z[0], -np.inf)
+                    matrix_rel = _relevance_matrix(rel, len(self.item_ids_))
+                    scores_by_penalty[penalty] += float(
+                        _ndcg(_topk(cf_only, self.k), matrix_rel, self.k).sum()) / n_users
             self.content_ridge_ = max(scores_by_penalty, key=lambda p: (scores_by_penalty[p], p))
             record["content_ridge"] = {str(p): round(s, 5) for p, s in scores_by_penalty.items()}
-            self._map_cold(state, self.content_ridge_)
-            z = self._components(state, cold_users, hist)
             grid = _simplex(self._available())
-            scores = self._grid_scores(z, pseudo_cold[None, :], cold_rel, grid)
-            best = int(np.argmax(scores))
+            per_fold = []
+            for fold, fold_state, fold_users, hist, rel in cold_sets:
+                self._map_cold(fold_state, self.content_ridge_)
+                z = self._components(fold_state, fold_users, hist)
+                per_fold.append(self._grid_scores(z, fold[None, :], rel, grid))
+            per_user = np.hstack(per_fold)
+            scores = per_user.mean(axis=1)
+            best = self._choose(per_user, grid)
             self.cold_weights_ = grid[best]
-            record["cold"] = {"users": len(cold_users), "ndcg": round(float(scores[best]), 5),
-                              "ndcg_cf_only": round(float(scores[self._grid_index(grid, 0)]), 5),
-                              "weights": self._weights_dict(grid[best])}
+            record["cold"] = {"users": int(n_users), "ndcg": round(float(scores[best]), 5),
+                              "ndcg_best_tried": round(float(scores.max()), 5),
+                              "weights": self._weights_dict(grid[best]),
+                              "ndcg_per_fold": [round(float(f[best].mean()), 5)
+                                                for f in per_fold]}
+            for name, j in (("ndcg_cf_only", 0), ("ndcg_content_only", 1),
+                            ("ndcg_popularity_only", 2)):
+                record["cold"][name] = round(float(scores[self._grid_index(grid, j)]), 5)
+            self._map_cold(state, self.content_ridge_)
         else:
             self.content_ridge_ = ridge_grid[len(ridge_grid) // 2]
             self._map_cold(state, self.content_ridge_)
@@ -923,12 +966,14 @@ class Recommender:
             for r_, (idx, _) in enumerate(hist):
                 seen[r_, idx] = True
             allowed = candidates[None, :] & ~seen
-            scores = self._grid_scores(z, allowed, rel, grid)
-            best = int(np.argmax(scores))
+            per_user = self._grid_scores(z, allowed, rel, grid)
+            scores = per_user.mean(axis=1)
+            best = self._choose(per_user, grid)
             weights[b] = grid[best]
             entry = {"range": [lo, hi if math.isfinite(hi) else None], "users": int(n_real),
                      "simulated_users": int(len(users_b) - n_real),
                      "ndcg": round(float(scores[best]), 5),
+                     "ndcg_best_tried": round(float(scores.max()), 5),
                      "weights": self._weights_dict(grid[best])}
             for name, j in (("ndcg_cf_only", 0), ("ndcg_content_only", 1),
                             ("ndcg_popularity_only", 2)):
@@ -963,18 +1008,35 @@ class Recommender:
         return {c: round(float(x), 3) for c, x in zip(_COMPONENTS, w)}
 
     def _grid_scores(self, z, allowed, relevant, grid) -> np.ndarray:
-        """Mean nDCG@k of each weight triple in ``grid``, ranking the ``allowed`` items."""
+        """nDCG@k per weight triple in ``grid`` (rows) and user (columns), ranking ``allowed``."""
         allowed = np.broadcast_to(allowed, z[0].shape)
         cols = np.flatnonzero(allowed.any(axis=0))  # rank among the columns that can come at all
         relevant = _relevance_matrix(relevant, len(self.item_ids_))[:, cols]
         allowed = allowed[:, cols]
         parts = [np.asarray(c[:, cols], dtype=np.float32) for c in z]
-        out = np.zeros(len(grid))
+        out = np.zeros((len(grid), len(relevant)))
         for g, w in enumerate(grid):
             s = w[0] * parts[0] + w[1] * parts[1] + w[2] * parts[2]
             s[~allowed] = -np.inf
-            out[g] = _ndcg(_topk(s, self.k), relevant, self.k).mean()
+            out[g] = _ndcg(_topk(s, self.k), relevant, self.k)
         return out
+
+    def _choose(self, per_user: np.ndarray, grid: np.ndarray) -> int:
+        """The one-standard-error rule: among the weights whose mean nDCG is within one standard
+        error (of the paired per-user difference) of the best, the one that leans most on the
+        primary signal (the collaborative score; content without one), then the best mean.
+
+        The validation sets of single activity buckets are a few hundred users; differences
+        smaller than their noise should not move the weights away from the plain model.
+        """
+        means = per_user.mean(axis=1)
+        best = int(np.argmax(means))
+        n = per_user.shape[1]
+        diff = per_user[best][None, :] - per_user
+        se = diff.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(len(grid))
+        close = np.flatnonzero(means[best] - means <= se + 1e-12)
+        primary = 0 if self.cf is not None else 1
+        return int(max(close, key=lambda g: (grid[g, primary], means[g])))
 
     def _simulated(self, tr, val, rng, lo: int, hi: int, n_max: int):
         """Users with longer histories cut down to ``lo..hi`` ratings; relevant: all the rest."""
@@ -1062,6 +1124,7 @@ class Recommender:
         state = self._make_state(self.interactions_, self.cold_items_.copy())
         self._map_cold(state, self.content_ridge_)
         self._state = state
+        self.item_popularity_ = state["popularity"]
         if self.cf is not None:
             self.user_factors_ = state["user_factors"]
             self.item_factors_ = state["item_factors"]
@@ -1422,6 +1485,7 @@ class Recommender:
             if key in arrays:
                 state[key] = arrays[key]
         self._state = state
+        self.item_popularity_ = state["popularity"]
         self.user_factors_ = state.get("user_factors")
         self.item_factors_ = state.get("item_factors")
         self.item_vectors_ = arrays.get("item_vectors")
