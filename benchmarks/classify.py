@@ -51,7 +51,6 @@ import argparse
 import hashlib
 import json
 import lzma
-import math
 import os
 import sys
 import tempfile

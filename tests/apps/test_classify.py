@@ -1,4 +1,5 @@
-"""TextClassifier: planted signals, the views chosen on dev, graded scores, save/load, CLI, bad input.
+"""TextClassifier: planted signals, views chosen on held-out data, graded scores, save/load, CLI,
+bad input.
 
 The encoder of most tests is a WordVectors model built here (random word vectors, mean-pooled):
 fast, no torch. Its vectors are planted so that a test knows what each view can see.

@@ -471,7 +471,8 @@ class TextClassifier:
                  batch_size: int = 64, epochs: int = 2, train_batch_size: int = 32,
                  learning_rate: float = 5e-5, max_seq_length: int = 128,
                  max_steps: int | None = None, train_layers: int | None = None,
-                 warm_start: bool = True, eval_every: int | None = None, checkpoint_dir=None, resume: bool = True,
+                 warm_start: bool = True, eval_every: int | None = None,
+                 checkpoint_dir=None, resume: bool = True,
                  num_iterations: int = 5, output_dir=None, seed: int = 0,
                  progress: bool | None = None):
         self.model = model
@@ -661,8 +662,8 @@ class TextClassifier:
             self.classes_ = None
             return
         if len(distinct) < 2:
-            raise InvalidInput(f"{where}: every example has the label {distinct[0]!r}; a classifier "
-                               "needs examples of at least 2 classes")
+            raise InvalidInput(f"{where}: every example has the label {distinct[0]!r}; a "
+                               "classifier needs examples of at least 2 classes")
         if self.task == "binary" and len(distinct) != 2:
             raise InvalidInput(f"{where}: task='binary' needs exactly 2 labels; the data has "
                                f"{len(distinct)} ({', '.join(map(str, distinct[:12]))}"
@@ -880,8 +881,8 @@ class TextClassifier:
             loss = _loss(pred / T if classify else pred, y_eval, classify)
             if classify:
                 hard = (pred[:, 0] > 0).astype(np.int64) if pred.shape[1] == 1 else pred.argmax(1)
-                self.dev_scores_[f"mix_w{w:g}"] = {
-                    "log_loss": round(loss, 5), "accuracy": round(float((hard == y_eval).mean()), 5)}
+                acc = round(float((hard == y_eval).mean()), 5)
+                self.dev_scores_[f"mix_w{w:g}"] = {"log_loss": round(loss, 5), "accuracy": acc}
             else:
                 self.dev_scores_[f"mix_w{w:g}"] = {"mae": round(loss, 5)}
             if best is None or loss < best[0] - 1e-9:
@@ -1118,7 +1119,8 @@ class TextClassifier:
 
     @classmethod
     def load(cls, folder, *, backend: str | None = None) -> TextClassifier:
-        """Read a classifier folder; ``backend`` overrides the saved one (torch, onnx, onnx-int8)."""
+        """Read a classifier folder; ``backend`` overrides the saved one (torch, onnx,
+        onnx-int8)."""
         from safetensors.numpy import load_file
 
         folder = Path(folder)
