@@ -1,4 +1,5 @@
-"""TextClassifier: planted signals, the views chosen on dev, graded scores, save/load, CLI, bad input.
+"""TextClassifier: planted signals, views chosen on held-out data, graded scores, save/load, CLI,
+bad input.
 
 The encoder of most tests is a WordVectors model built here (random word vectors, mean-pooled):
 fast, no torch. Its vectors are planted so that a test knows what each view can see.
@@ -110,6 +111,8 @@ def test_encoder_view_generalises_to_words_never_seen_in_training(wv_folder):
 
 def test_an_explicit_dev_set_chooses_but_does_not_train(wv_folder):
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     texts, labels, _ = reviews(200, 20, flip=0.1)
     dev_t, dev_y, _ = reviews(100, 21, flip=0.1)
@@ -117,8 +120,9 @@ def test_an_explicit_dev_set_chooses_but_does_not_train(wv_folder):
                                                                   dev=(dev_t, dev_y))
     assert clf.choices_ == {"mode": "dev", "examples": 100}
     enc = embedkit.load(str(wv_folder))
-    ref = LogisticRegression(C=clf.C_["embedding"], max_iter=3000).fit(
-        enc.encode(texts, normalize=True), labels)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=clf.C_["embedding"],
+                                                             max_iter=3000))
+    ref.fit(enc.encode(texts, normalize=True), labels)  # the training texts alone
     probe = reviews(30, 22)[0]
     np.testing.assert_allclose(clf.decision_function(probe)[:, 0] * clf.temperature_,
                                ref.decision_function(enc.encode(probe, normalize=True)),
@@ -160,11 +164,17 @@ def test_graded_predicts_scores_in_range_with_rank_correlation(wv_folder):
     pred = clf.predict(extreme)
     assert pred.min() >= 1.0 and pred.max() <= 10.0  # clipped to the range
     assert pred[0] > 8 and pred[-1] < 3
-    with pytest.raises(InvalidInput, match="scores, not class probabilities"):
-        clf.predict_proba(test_t[:2])
-    ranged = TextClassifier(model=str(wv_folder), task="graded", score_range=(0, 20),
-                            head="linear").fit(texts, grades)
-    assert ranged.score_range_ == (0.0, 20.0)
+    # six distinct grades: classes, and the expected grade of their probabilities
+    assert list(clf.grades_) == [1.0, 2.0, 3.0, 8.0, 9.0, 10.0]
+    proba = clf.predict_proba(test_t[:5])
+    np.testing.assert_allclose(clf.predict(test_t[:5]), proba @ clf.grades_)
+    reg = TextClassifier(model=str(wv_folder), task="graded", graded="regression",
+                         score_range=(0, 20)).fit(texts, grades)
+    assert reg.grades_ is None and reg.score_range_ == (0.0, 20.0)
+    assert reg.evaluate(test_t, test_g)["spearman"] > 0.8
+    assert reg.predict(extreme).max() <= 20.0
+    with pytest.raises(InvalidInput, match="regression: it predicts scores"):
+        reg.predict_proba(test_t[:2])
 
 
 def test_save_and_load_give_the_same_predictions_without_pickle(wv_folder, tmp_path):

@@ -83,13 +83,16 @@ ENCODER_DIR = "encoder"
 FORMAT_VERSION = 1
 
 #: The regularisation grid searched on the dev split (logistic regression's C; ridge alpha = 1/C).
-C_GRID_EMBEDDING = (0.25, 1.0, 4.0, 16.0, 64.0)
+C_GRID_EMBEDDING = (0.00025, 0.001, 0.004, 0.016, 0.064, 0.25, 1.0)
 C_GRID_TFIDF = (1.0, 4.0, 16.0)
 #: Mixing weights of the TF-IDF view tried on the dev split.
 WEIGHT_GRID = tuple(round(0.1 * i, 1) for i in range(11))
+#: ``graded="auto"``: classes up to this many distinct scores, else a regression.
+MAX_GRADES = 20
+GRADED_MODES = ("auto", "classes", "regression")
 #: Without a dev split (fewer than MIN_DEV_EXAMPLES training examples): fixed settings.
 MIN_DEV_EXAMPLES = 20
-DEFAULT_C = 4.0
+DEFAULT_C = {"embedding": 0.1, "probe": 0.1, "tfidf": 4.0}
 #: Below this many training examples (and no dev set), choices use k-fold cross-fitting.
 CV_BELOW = 5000
 CV_FOLDS = 5
@@ -289,19 +292,37 @@ class _Tfidf:
 
 # --------------------------------------------------------------------------------- the heads
 def _fit_head(X, y, classify: bool, C: float, seed: int):
-    """(coef (k, d), intercept (k,)) of a logistic regression (classes) or ridge (scores)."""
+    """(coef (k, d), intercept (k,)) of a logistic regression (classes) or ridge (scores).
+
+    Dense features (sentence vectors) are standardised per dimension for the fit: sentence
+    vectors share a large common direction, which makes the unscaled problem ill-conditioned
+    (lbfgs then needs thousands of iterations). ``C`` applies to the standardised features; the
+    returned weights apply to the raw ones.
+    """
+    dense = isinstance(X, np.ndarray)
+    if dense:
+        mean = X.mean(axis=0, dtype=np.float64)
+        std = X.std(axis=0, dtype=np.float64)
+        std[std < 1e-12] = 1.0
+        X = ((X - mean) / std).astype(np.float32)
     if classify:
         from sklearn.linear_model import LogisticRegression
 
         model = LogisticRegression(C=C, max_iter=3000, random_state=seed)
         model.fit(X, y)
-        return np.asarray(model.coef_, np.float64), np.asarray(model.intercept_, np.float64)
-    from sklearn.linear_model import Ridge
+        coef = np.asarray(model.coef_, np.float64)
+        intercept = np.asarray(model.intercept_, np.float64)
+    else:
+        from sklearn.linear_model import Ridge
 
-    model = Ridge(alpha=1.0 / C, random_state=seed)
-    model.fit(X, y)
-    return (np.asarray(model.coef_, np.float64).reshape(1, -1),
-            np.asarray(model.intercept_, np.float64).reshape(1))
+        model = Ridge(alpha=1.0 / C, random_state=seed)
+        model.fit(X, y)
+        coef = np.asarray(model.coef_, np.float64).reshape(1, -1)
+        intercept = np.asarray(model.intercept_, np.float64).reshape(1)
+    if dense:
+        coef = coef / std
+        intercept = intercept - coef @ mean
+    return coef, intercept
 
 
 def _linear(X, coef, intercept) -> np.ndarray:
@@ -408,14 +429,19 @@ class TextClassifier:
         head: ``"auto"``, ``"linear"``, ``"hybrid"``, ``"tfidf"``, ``"finetune"`` or ``"setfit"``.
         backend: how a model spec is run for the frozen vectors: ``"torch"``, ``"onnx"``
             (fp32), ``"onnx-int8"`` (about 2.5x faster on a CPU; vectors within 0.999 cosine).
-        C: the regularisation of the heads (logistic regression's C, ridge's 1/alpha); ``None``:
-            chosen on the dev split from a small grid.
+        C: the regularisation of the heads (logistic regression's C, ridge's 1/alpha; the
+            encoder's vectors are standardised per dimension for their head); ``None``: chosen on
+            the held-out predictions from a small grid.
         tfidf_weight: the weight of the TF-IDF view in the mix (0: encoder only, 1: TF-IDF only);
             ``None``: chosen on the dev split.
         calibrate: temperature-scale the logits on the dev split.
         dev_fraction: share of the training data held out for the choices when ``fit`` gets no
             ``dev``; refit: fit the heads again on all the data afterwards.
         score_range: (low, high) of a graded task's scores; default: the range in the data.
+        graded: how a graded task is learnt: ``"classes"`` (each distinct score a class; the
+            prediction is the expected score under the calibrated probabilities),
+            ``"regression"`` (ridge; mean squared error when fine-tuning), ``"auto"``: classes
+            for at most 20 distinct scores (stars, ratings), else regression.
         prompt: ``"auto"`` (the model's ``query`` prompt if it has one), ``"query"``,
             ``"document"`` or ``None``.
         batch_size: texts per encoding batch.
@@ -440,11 +466,13 @@ class TextClassifier:
                  backend: str = "torch", C: float | None = None,
                  tfidf_weight: float | None = None, calibrate: bool = True,
                  dev_fraction: float = 0.1, refit: bool = True,
-                 score_range: tuple[float, float] | None = None, prompt: str | None = "auto",
+                 score_range: tuple[float, float] | None = None, graded: str = "auto",
+                 prompt: str | None = "auto",
                  batch_size: int = 64, epochs: int = 2, train_batch_size: int = 32,
                  learning_rate: float = 5e-5, max_seq_length: int = 128,
                  max_steps: int | None = None, train_layers: int | None = None,
-                 warm_start: bool = True, eval_every: int | None = None, checkpoint_dir=None, resume: bool = True,
+                 warm_start: bool = True, eval_every: int | None = None,
+                 checkpoint_dir=None, resume: bool = True,
                  num_iterations: int = 5, output_dir=None, seed: int = 0,
                  progress: bool | None = None):
         self.model = model
@@ -457,6 +485,7 @@ class TextClassifier:
         self.dev_fraction = dev_fraction
         self.refit = refit
         self.score_range = score_range
+        self.graded = graded
         self.prompt = prompt
         self.batch_size = batch_size
         self.epochs = epochs
@@ -502,6 +531,7 @@ class TextClassifier:
         _check_choice("head", self.head, HEADS)
         _check_choice("backend", self.backend, BACKENDS)
         _check_choice("prompt", self.prompt, ("auto", "query", "document", None))
+        _check_choice("graded", self.graded, GRADED_MODES)
         _check_number("C", self.C, 0.0, none_ok=True)
         _check_number("tfidf_weight", self.tfidf_weight, 0.0, 1.0, low_open=False, none_ok=True)
         _check_number("dev_fraction", self.dev_fraction, 0.0, 0.5)
@@ -632,8 +662,8 @@ class TextClassifier:
             self.classes_ = None
             return
         if len(distinct) < 2:
-            raise InvalidInput(f"{where}: every example has the label {distinct[0]!r}; a classifier "
-                               "needs examples of at least 2 classes")
+            raise InvalidInput(f"{where}: every example has the label {distinct[0]!r}; a "
+                               "classifier needs examples of at least 2 classes")
         if self.task == "binary" and len(distinct) != 2:
             raise InvalidInput(f"{where}: task='binary' needs exactly 2 labels; the data has "
                                f"{len(distinct)} ({', '.join(map(str, distinct[:12]))}"
@@ -662,6 +692,15 @@ class TextClassifier:
         self._resolve_task(labels, where)
         targets = self._targets(labels, where, fit=True)
         classify = self.task_ != "graded"
+        self.grades_ = None
+        if not classify and self.graded != "regression":
+            grades = np.unique(targets)
+            if len(grades) <= MAX_GRADES or self.graded == "classes":
+                # a few distinct scores (stars): classes, and the expected score of their
+                # probabilities (calibrated like any classifier's)
+                self.grades_ = grades
+                targets = np.searchsorted(grades, targets)
+                classify = True
         fine_tune = self.head in ("finetune", "setfit")
         n = len(texts)
         if dev is not None:
@@ -670,6 +709,8 @@ class TextClassifier:
             else:
                 dtexts, dlabels, _ = _from_xy(dev[0], dev[1], None)
             dtargets = self._targets(dlabels, "the dev data", fit=False)
+            if self.grades_ is not None:  # the nearest grade seen in training
+                dtargets = np.abs(dtargets[:, None] - self.grades_[None, :]).argmin(1)
             all_texts, all_y = texts + dtexts, np.concatenate([targets, dtargets])
             folds = [(np.arange(n), np.arange(n, n + len(dtexts)))]
             final, mode = np.arange(n), "dev"
@@ -695,7 +736,9 @@ class TextClassifier:
         use_encoder = self.head != "tfidf" and self.tfidf_weight != 1
         use_tfidf = self.head in ("auto", "hybrid", "tfidf", "finetune", "setfit") and \
             self.tfidf_weight not in (0, 0.0)
-        k = 1 if (not classify or len(self.classes_) == 2) else len(self.classes_)
+        n_classes = len(self.classes_) if self.task_ != "graded" else (
+            len(self.grades_) if self.grades_ is not None else 1)
+        k = 1 if (not classify or n_classes == 2) else n_classes
         self.encoder_, self._encoder_folder, self._role_name = None, None, None
         self._views, self._tfidf, self._spec = {}, None, None
         oof = {}  # view -> predictions on the eval rows (in ``evals`` order), chosen C
@@ -776,7 +819,8 @@ class TextClassifier:
         When one fold's training part is ``final`` (a dev set, or a holdout without refit), its
         fits are kept in ``self._reuse[view]`` for the final head.
         """
-        grid = [float(self.C)] if self.C is not None else (list(grid) if folds else [DEFAULT_C])
+        grid = [float(self.C)] if self.C is not None else (
+            list(grid) if folds else [DEFAULT_C[view]])
         tfs = []
         if texts is not None and folds:  # TF-IDF: each fold's vocabulary from its training part
             fold_features = []
@@ -837,8 +881,8 @@ class TextClassifier:
             loss = _loss(pred / T if classify else pred, y_eval, classify)
             if classify:
                 hard = (pred[:, 0] > 0).astype(np.int64) if pred.shape[1] == 1 else pred.argmax(1)
-                self.dev_scores_[f"mix_w{w:g}"] = {
-                    "log_loss": round(loss, 5), "accuracy": round(float((hard == y_eval).mean()), 5)}
+                acc = round(float((hard == y_eval).mean()), 5)
+                self.dev_scores_[f"mix_w{w:g}"] = {"log_loss": round(loss, 5), "accuracy": acc}
             else:
                 self.dev_scores_[f"mix_w{w:g}"] = {"mae": round(loss, 5)}
             if best is None or loss < best[0] - 1e-9:
@@ -860,11 +904,12 @@ class TextClassifier:
         prompt = None if role is None else ("query" if role == "query" else role)
         if self.head == "setfit":
             if not classify:
-                raise InvalidInput("head='setfit' is for classes; a graded task can use "
-                                   "head='finetune' or 'auto'")
+                raise InvalidInput("head='setfit' is for classes; a graded task with many "
+                                   "distinct scores can use head='finetune' or 'auto'")
             from ..train import FewShotClassifier
 
-            labels = [str(self.classes_[i]) for i in tr_y]
+            names = self.classes_ if self.task_ != "graded" else list(self.grades_)
+            labels = [str(names[i]) for i in tr_y]
             fs = FewShotClassifier(model=spec, num_iterations=self.num_iterations,
                                    prompt=prompt, epochs=1,
                                    batch_size=min(self.train_batch_size, len(tr_texts)),
@@ -898,10 +943,14 @@ class TextClassifier:
             objective = "mse"
             if init is not None:  # the probe predicts raw scores; the trainer works in [0, 1]
                 init = (init[0] / (hi - lo), (init[1] - lo) / (hi - lo))
+        # max_steps caps the epochs' steps (the trainer's own max_steps replaces the epochs)
+        batch = min(self.train_batch_size, len(tr_texts))
+        steps = self.max_steps if self.max_steps is not None and \
+            self.max_steps < self.epochs * math.ceil(len(tr_texts) / batch) else None
         trainer = ClassifierTrainer(
             model=spec, objective=objective, prompt=prompt, epochs=self.epochs,
             batch_size=min(self.train_batch_size, len(tr_texts)),
-            learning_rate=self.learning_rate, max_steps=self.max_steps,
+            learning_rate=self.learning_rate, max_steps=steps,
             train_layers=self.train_layers,
             max_seq_length=self.max_seq_length, eval_every=self.eval_every,
             checkpoint_dir=self.checkpoint_dir, resume=self.resume, output_dir=out,
@@ -947,26 +996,30 @@ class TextClassifier:
         return self._mix(z_e, z_t, self.tfidf_weight_)
 
     def decision_function(self, texts) -> np.ndarray:
-        """Calibrated logits (n, 1) for two classes, (n, k) for more; graded: the scores."""
+        """Calibrated logits (n, 1) for two classes, (n, k) for more; graded by regression: the
+        scores."""
         z = self._raw(texts)
-        if self.task_ == "graded":
+        if self.task_ == "graded" and self.grades_ is None:
             return z
         return z / self.temperature_
 
     def predict_proba(self, texts) -> np.ndarray:
-        """Class probabilities (n, len(classes_)), calibrated, in the order of ``classes_``."""
+        """Class probabilities (n, len(classes_)), calibrated, in the order of ``classes_``;
+        graded with classes: the probability of each of ``grades_``."""
         self._check_fitted()
-        if self.task_ == "graded":
-            raise InvalidInput("a graded classifier predicts scores, not class probabilities: "
-                               "use predict")
+        if self.task_ == "graded" and self.grades_ is None:
+            raise InvalidInput("this graded classifier is a regression: it predicts scores, "
+                               "not class probabilities; use predict")
         return _proba(self.decision_function(texts))
 
     def predict(self, texts):
-        """Labels (a list, in the type of the training labels), or scores (graded, a float
-        array clipped to ``score_range_``)."""
+        """Labels (a list, in the type of the training labels), or scores (graded: a float
+        array, the expected grade or the regression's score, clipped to ``score_range_``)."""
         self._check_fitted()
         if self.task_ == "graded":
             lo, hi = self.score_range_
+            if self.grades_ is not None:
+                return np.clip(self.predict_proba(texts) @ self.grades_, lo, hi)
             return np.clip(self._raw(texts)[:, 0], lo, hi)
         proba = self.predict_proba(texts)
         return [self.classes_[i] for i in proba.argmax(axis=1)]
@@ -1046,7 +1099,9 @@ class TextClassifier:
         meta = {"type": MODEL_TYPE, "format_version": FORMAT_VERSION,
                 "embedkit_version": __version__, "task": self.task_, "head": self.head,
                 "classes": self.classes_, "score_range": list(self.score_range_)
-                if self.task_ == "graded" else None, "views": sorted(self._views),
+                if self.task_ == "graded" else None,
+                "grades": None if self.grades_ is None else [float(g) for g in self.grades_],
+                "views": sorted(self._views),
                 "tfidf_weight": self.tfidf_weight_, "temperature": self.temperature_,
                 "C": self.C_, "encoder": encoder_meta, "recipe": self._recipe(),
                 "data": self._fitted_source, "choices": self.choices_,
@@ -1064,7 +1119,8 @@ class TextClassifier:
 
     @classmethod
     def load(cls, folder, *, backend: str | None = None) -> TextClassifier:
-        """Read a classifier folder; ``backend`` overrides the saved one (torch, onnx, onnx-int8)."""
+        """Read a classifier folder; ``backend`` overrides the saved one (torch, onnx,
+        onnx-int8)."""
         from safetensors.numpy import load_file
 
         folder = Path(folder)
@@ -1080,6 +1136,8 @@ class TextClassifier:
             self.classes_ = meta["classes"]
             if self.task_ == "graded":
                 self.score_range_ = tuple(float(x) for x in meta["score_range"])
+            self.grades_ = None if meta.get("grades") is None else np.asarray(
+                meta["grades"], dtype=np.float64)
             self.tfidf_weight_ = float(meta["tfidf_weight"])
             self.temperature_ = float(meta["temperature"])
             self.C_ = meta.get("C") or {}

@@ -1,4 +1,4 @@
-"""Sentence-encoder training commands: ``train sentence|mlm|distill|fewshot``, ``classify train|predict``.
+"""Training commands: ``train sentence|mlm|distill|fewshot`` and ``classify train|predict``.
 
 ::
 
@@ -245,7 +245,8 @@ def _read_texts(path: str) -> list[str]:
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Fine-tuning: continue an interrupted run (checkpoints in OUTPUT.checkpoints).")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: on a terminal).")
 def classify_train(data, model, output, task, head, text_column, label_column, dev, backend,
                    score_range, C, epochs, batch_size, learning_rate, max_seq_length, resume,
                    seed, progress):

@@ -107,7 +107,8 @@ class ClassifierTrainer(BaseTrainer):
         self._check_common()
         if self.objective not in OBJECTIVES:
             raise InvalidInput(f"The 'objective' parameter of ClassifierTrainer must be one of "
-                               f"{', '.join(map(repr, OBJECTIVES))}. Got {self.objective!r} instead.")
+                               f"{', '.join(map(repr, OBJECTIVES))}. Got {self.objective!r} "
+                               "instead.")
         _check_int("ClassifierTrainer", "n_outputs", n_outputs, 1)
         texts = list(texts)
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
