@@ -133,17 +133,6 @@ def _topk_mean(queries: np.ndarray, keys: np.ndarray, k: int, chunk: int = 1024)
     return out
 
 
-def _argmax_csls(q: np.ndarray, keys: np.ndarray, r_keys: np.ndarray, k: int,
-                 chunk: int = 1024) -> np.ndarray:
-    """Index of the best key for each query row by CSLS."""
-    r_q = _topk_mean(q, keys, k, chunk)
-    best = np.empty(q.shape[0], dtype=np.int64)
-    for a in range(0, q.shape[0], chunk):
-        s = 2 * (q[a:a + chunk] @ keys.T) - r_q[a:a + chunk, None] - r_keys[None, :]
-        best[a:a + chunk] = s.argmax(axis=1)
-    return best
-
-
 # ----------------------------------------------------------------------------- the mapping
 class WordMapping:
     """An orthogonal map from a source word-vector space onto a target one.
@@ -396,7 +385,9 @@ class WordMapping:
         for method in methods:
             if method not in ("csls", "nn"):
                 raise InvalidInput(f"method must be 'csls' or 'nn', got {method!r}")
-            sims = q @ keys.T
+        cosines = q @ keys.T  # one product for every method
+        for method in methods:
+            sims = cosines
             if method == "csls":
                 kk = min(self.csls_k, keys.shape[0])
                 r_q = np.partition(sims, sims.shape[1] - kk, axis=1)[:, -kk:].mean(axis=1)
