@@ -235,9 +235,9 @@ def test_fewshot_classifier_predicts_saves_and_loads(tiny, tmp_path):
     bad = ["bank loan", "stock prices fell", "the bank closed", "prices and loans", "stock bank",
            "loan prices"]
     texts, labels = good + bad, ["pos"] * 6 + ["neg"] * 6
-    clf = FewShotClassifier(model=str(tiny), batch_size=8, num_iterations=2, learning_rate=1e-3,
+    clf = FewShotClassifier(model=str(tiny), batch_size=8, num_iterations=4, learning_rate=1e-3,
                             output_dir=tmp_path / "fs", progress=False).fit(texts, labels)
-    assert clf.classes_ == ["neg", "pos"] and clf.pairs_ == 2 * 2 * 12
+    assert clf.classes_ == ["neg", "pos"] and clf.pairs_ == 2 * 4 * 12
     proba = clf.predict_proba(texts)
     np.testing.assert_allclose(proba.sum(1), 1.0)
     vecs = clf.encoder_.encode(texts)
