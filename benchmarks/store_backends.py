@@ -122,7 +122,8 @@ def main() -> None:
                 if system == "sqlite":
                     store = VectorStore(work / "s.db", dim=allv.shape[1])
                 else:
-                    store = VectorStore(f"milvus-lite://{work}/m.db", dim=allv.shape[1])
+                    store = VectorStore(f"milvus-lite://{work}/m.db", dim=allv.shape[1],
+                                        timeout=600.0)  # a bulk insert can wait on a flush
                 print(f"{system} at {n} rows", flush=True)
                 row = bench(system, store, make_rows(real, real_texts, n, args.noise), n, queries, truth,
                             args.batch, with_text=not args.no_text, stop_at_target=args.stop_at_target)

@@ -351,3 +351,29 @@ def test_cli_index_search_info_migrate_on_milvus_lite(tmp_path, tiny_st_model):
     assert r.exit_code == 2 and r.output.startswith("error:") and "new or empty" in r.output
     r = run(main, ["search", "car", "--store", f"{url}?collection=nope"])
     assert r.exit_code == 5 and r.output.startswith("error: no collection 'nope'")
+
+
+def test_milvus_call_past_its_timeout_is_a_clear_store_error(tmp_path):
+    # A real gRPC deadline (1 ns): pymilvus re-raises it as a bare grpc error, which must reach the
+    # caller as a StoreError. Whether the server applied the write anyway varies (it sometimes
+    # does, and a rare call even beats the deadline), so the test asks only what the error promises.
+    store = VectorStore(f"milvus-lite://{tmp_path}/t.db", dim=4)
+    try:
+        store.add(None, ids=["a"], vectors=np.ones((1, 4), np.float32))
+        errors = []
+        for i in range(5):
+            store.timeout = 1e-9
+            try:
+                store.add(None, ids=[f"b{i}"], vectors=np.ones((1, 4), np.float32))
+            except StoreError as exc:
+                errors.append(str(exc))
+        store.timeout = 10.0
+        assert errors, "five writes with a 1 ns deadline all succeeded"
+        for e in errors:  # add reads the ids first, then writes: either call can run out of time
+            assert "did not read items within 1e-09 s" in e or (
+                "did not write items within 1e-09 s" in e and "may or may not have been applied" in e), e
+        assert 1 <= store.count() <= 6
+        assert store.get(["a"])[0].id == "a"  # the store still answers
+    finally:
+        store.timeout = 10.0
+        store.close()

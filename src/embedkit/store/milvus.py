@@ -285,6 +285,22 @@ class MilvusStore(ModelBound):
             return fn(*args, timeout=self.timeout, **kwargs)
         except self._pymilvus.MilvusException as exc:
             raise StoreError(f"Milvus could not {what} in {self.path}: {exc.message}") from exc
+        except Exception as exc:
+            import grpc  # pymilvus's transport; its decorators re-raise some gRPC errors as they are
+
+            if not isinstance(exc, grpc.RpcError):
+                raise
+            code = exc.code() if hasattr(exc, "code") else None
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                changes = what.split()[0] in ("create", "delete", "record", "undo", "write")
+                raise StoreError(
+                    f"Milvus did not {what} within {self.timeout:g} s in {self.path}"
+                    + ("; the change may or may not have been applied (check count() or get())"
+                       if changes else "")
+                    + "; a busy server may need a larger timeout= (seconds)") from exc
+            details = exc.details() if hasattr(exc, "details") else str(exc)
+            raise StoreError(f"Milvus could not {what} in {self.path}: "
+                             f"{getattr(code, 'name', 'gRPC error')}: {details}") from exc
 
     def _open(self, metric: str, dim: int | None, create: bool) -> None:
         c = self._client
