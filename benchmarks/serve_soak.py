@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import DATA, REPO, RESULTS, free_port, load_avg, rss_mb, wait_http  # noqa: E402
+from serve import DATA, REPO, RESULTS, free_port, load_avg, rss_mb, rss_parts_mb, wait_http  # noqa: E402
 
 
 def sentences(data: Path) -> list[tuple[str, str]]:
@@ -102,6 +102,7 @@ async def soak(url: str, pid: int, pool: list[tuple[str, str]], n_store: int, mi
             minute_stats.append({"minute": minute, "requests": len(lat), "errors": len(current["errors"]),
                                  "first_errors": current["errors"][:3], "p50_ms": q(0.5),
                                  "p99_ms": q(0.99), "rss_mb": round(rss_mb(pid), 1),
+                                 **rss_parts_mb(pid),
                                  **current["kinds"]})
             print(json.dumps(minute_stats[-1]), flush=True)
             current = {"latencies": [], "errors": [], "kinds": {"embed": 0, "search": 0, "upsert": 0}}
@@ -117,6 +118,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--store-size", type=int, default=600)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for the server process (repeatable)")
     ap.add_argument("--out", type=Path, default=RESULTS / "serve_soak.json")
     args = ap.parse_args()
     import httpx
@@ -126,11 +129,13 @@ def main() -> None:
     store = folder / "soak.db"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HF_HUB_OFFLINE": "1",
+           **dict(kv.split("=", 1) for kv in args.server_env)}
     proc = subprocess.Popen([sys.executable, "-m", "embedkit", "serve", "--store", f"soak={store}",
                              "--create", "--port", str(port), "--log-level", "warning"], env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    result = {"clients": args.clients, "store_size": args.store_size, "load_before": load_avg()}
+    result = {"clients": args.clients, "store_size": args.store_size, "load_before": load_avg(),
+              "server_env": args.server_env, "command": " ".join(["python", *sys.argv])}
     try:
         wait_http(url, "/ready", proc)
         t0 = time.perf_counter()

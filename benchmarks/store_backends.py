@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--stop-at-target", action="store_true",
                     help="end each sweep at the first ef reaching recall@10 >= 0.95 (for slow systems at 1M)")
     ap.add_argument("--nsmc", default=None, help="NSMC xz TSV (default ../shared/data/nsmc/nsmc_dev.tsv.xz)")
+    ap.add_argument("--milvus-queries", type=int, default=None,
+                    help="search with only the first N queries on Milvus Lite (it answers a few a second)")
     ap.add_argument("--out", default=str(RESULTS / "store_backends.json"))
     args = ap.parse_args()
 
@@ -112,6 +114,25 @@ def main() -> None:
     real, queries = allv[:args.real], allv[args.real:]
     real_texts = texts[:args.real]
     results = []
+
+    def write(results: list[dict]) -> None:  # after every row, so a cut run keeps what it measured
+        import hnswlib  # noqa: F401
+        import pymilvus
+
+        out = {"benchmark": "store_backends", "date": time.strftime("%Y-%m-%d"), "real_vectors": args.real,
+               "queries": args.queries, "noise": args.noise, "dim": int(allv.shape[1]), "k": 10,
+               "hnsw": {"M": 16, "ef_construction": 128}, "batch": args.batch, "with_text": not args.no_text,
+               "data": "NSMC reviews, all-MiniLM-L6-v2 vectors + Gaussian noise; queries: other reviews",
+               "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                           "load_average_1min_at_start": load_start,
+                           "load_average_1min_at_end": os.getloadavg()[0]},
+               "versions": {"embedkit": __version__, "pymilvus": pymilvus.__version__,
+                            "milvus_lite": __import__("importlib.metadata").metadata.version("milvus-lite")},
+               "results": results,
+               "command": "flock /tmp/embedkit-heavy.lock python benchmarks/store_backends.py " + " ".join(sys.argv[1:])}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+
     for n in args.n:
         vectors = np.concatenate([v for _, v, _ in make_rows(real, real_texts, n, args.noise)])
         truth = exact_truth(vectors, queries)
@@ -125,29 +146,18 @@ def main() -> None:
                     store = VectorStore(f"milvus-lite://{work}/m.db", dim=allv.shape[1],
                                         timeout=600.0)  # a bulk insert can wait on a flush
                 print(f"{system} at {n} rows", flush=True)
-                row = bench(system, store, make_rows(real, real_texts, n, args.noise), n, queries, truth,
-                            args.batch, with_text=not args.no_text, stop_at_target=args.stop_at_target)
+                q = args.milvus_queries if system != "sqlite" and args.milvus_queries else len(queries)
+                row = bench(system, store, make_rows(real, real_texts, n, args.noise), n, queries[:q],
+                            truth[:q], args.batch, with_text=not args.no_text,
+                            stop_at_target=args.stop_at_target)
+                row["queries"] = q
                 store.close()
                 row["disk_bytes"] = sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
                 results.append(row)
+                write(results)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-    import hnswlib  # noqa: F401
-    import pymilvus
-
-    out = {"benchmark": "store_backends", "date": time.strftime("%Y-%m-%d"), "real_vectors": args.real,
-           "queries": args.queries, "noise": args.noise, "dim": int(allv.shape[1]), "k": 10,
-           "hnsw": {"M": 16, "ef_construction": 128}, "batch": args.batch, "with_text": not args.no_text,
-           "data": "NSMC reviews, all-MiniLM-L6-v2 vectors + Gaussian noise; queries: other reviews",
-           "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                       "load_average_1min_at_start": load_start,
-                       "load_average_1min_at_end": os.getloadavg()[0]},
-           "versions": {"embedkit": __version__, "pymilvus": pymilvus.__version__,
-                        "milvus_lite": __import__("importlib.metadata").metadata.version("milvus-lite")},
-           "results": results,
-           "command": "flock /tmp/embedkit-heavy.lock python benchmarks/store_backends.py " + " ".join(sys.argv[1:])}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    write(results)
     print(json.dumps([{k: r[k] for k in ("system", "n", "ingest_rows_per_s", "at_recall_0.95")} for r in results],
                      indent=1))
 

@@ -121,6 +121,11 @@ def highlights(text: str, query: str) -> list[list[int]]:
     return merged
 
 
+#: requests with at most this many characters are tokenised on the event loop (well under a
+#: millisecond); longer ones in a worker thread, so that they cannot stall the other requests
+_INLINE_CHARS = 4096
+
+
 def _json(obj, status: int = 200):
     from fastapi.responses import Response
 
@@ -221,7 +226,10 @@ def router(svc: Service):
             if dims != enc.dim and not svc.matryoshka:
                 raise InvalidInput(f"the model {batcher.name} does not allow truncated vectors "
                                    f"(dimensions {dims}); omit dimensions or send {enc.dim}")
-        counts = await run_in_threadpool(count_tokens, enc, texts)
+        if sum(len(t) for t in texts) <= _INLINE_CHARS:  # a few sentences: faster than a thread hop
+            counts = count_tokens(enc, texts)
+        else:
+            counts = await run_in_threadpool(count_tokens, enc, texts)
         window = getattr(enc, "max_length", None)
         if not body.truncate:
             over = [i for i, c in enumerate(counts) if c > limits.max_input_tokens]
