@@ -90,6 +90,14 @@ def rss_parts_mb(pid: int) -> dict:
     return out
 
 
+def env_pairs(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` arguments (``--server-env``) as a dict."""
+    bad = [kv for kv in pairs if "=" not in kv or kv.startswith("=")]
+    if bad:
+        raise SystemExit(f"--server-env takes KEY=VALUE, got {bad[0]!r}")
+    return dict(kv.split("=", 1) for kv in pairs)
+
+
 def load_avg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -259,7 +267,7 @@ def main() -> None:
         runs = {}
         port = free_port()
         proc, url = start(engine, port, args.serve_args.split() if engine == "embedkit" else [],
-                          dict(kv.split("=", 1) for kv in args.server_env))
+                          env_pairs(args.server_env))
         try:
             model = "default" if engine == "embedkit" else "multilingual-e5-small-q4"
             asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid))  # warm-up

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import DATA, REPO, RESULTS, free_port, load_avg, rss_mb, rss_parts_mb, wait_http  # noqa: E402
+from serve import (  # noqa: E402
+    DATA, REPO, RESULTS, env_pairs, free_port, load_avg, rss_mb, rss_parts_mb, wait_http)
 
 
 def sentences(data: Path) -> list[tuple[str, str]]:
@@ -130,7 +131,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HF_HUB_OFFLINE": "1",
-           **dict(kv.split("=", 1) for kv in args.server_env)}
+           **env_pairs(args.server_env)}
     proc = subprocess.Popen([sys.executable, "-m", "embedkit", "serve", "--store", f"soak={store}",
                              "--create", "--port", str(port), "--log-level", "warning"], env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)

@@ -115,8 +115,7 @@ def main() -> None:
     real_texts = texts[:args.real]
     results = []
 
-    def write(results: list[dict]) -> None:  # after every row, so a cut run keeps what it measured
-        import hnswlib  # noqa: F401
+    def write() -> None:  # after every row, so that a cut run keeps what it measured
         import pymilvus
 
         out = {"benchmark": "store_backends", "date": time.strftime("%Y-%m-%d"), "real_vectors": args.real,
@@ -154,10 +153,10 @@ def main() -> None:
                 store.close()
                 row["disk_bytes"] = sum(f.stat().st_size for f in work.rglob("*") if f.is_file())
                 results.append(row)
-                write(results)
+                write()
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-    write(results)
+    write()
     print(json.dumps([{k: r[k] for k in ("system", "n", "ingest_rows_per_s", "at_recall_0.95")} for r in results],
                      indent=1))
 
