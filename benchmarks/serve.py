@@ -3,7 +3,7 @@
 32 concurrent clients (asyncio with a lean keep-alive HTTP client, ``benchmarks/_http.py``, so that the
 load generator takes little CPU from the server it measures; ``--client httpx`` for httpx; one text per
 request, base64 as the openai client asks)
-for 60 s per phase on loopback, short texts (KorSTS / STS-B sentences, Korean and English mixed)
+for 60 s per phase on loopback, short texts (``ko_en_parallel`` sentences, Korean and English mixed)
 then long ones (Wikipedia paragraphs, English and Korean, cut to 1,200 characters; the Korean ones
 are longer than one 512-token window, so embedkit windows them). Each server's throughput is given
 as a ratio to in-process encoding of the same texts by the same engine (embedkit: ``encode_queries``
@@ -27,13 +27,13 @@ import json
 import lzma
 import os
 import random
+import resource
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-import resource
 from pathlib import Path
 
 from _http import Connection
