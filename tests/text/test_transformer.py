@@ -10,7 +10,7 @@ import pytest
 
 import embedkit
 from embedkit.errors import InvalidInput, ModelNotFound
-from embedkit.text.transformer import TokenEmbeddings, TransformerEncoder, pool
+from embedkit.text.transformer import MIN_PASS_ROWS, TokenEmbeddings, TransformerEncoder, pool
 
 
 def _cos(a, b):
@@ -73,6 +73,40 @@ def test_batches_are_sorted_by_length_and_padded_to_the_batch_max(tiny, monkeypa
     # each batch is padded to its own longest row only: same vectors as one-at-a-time
     one_by_one = np.vstack([tiny.encode([t]) for t in texts])
     np.testing.assert_allclose(sorted_result, one_by_one, atol=1e-5)
+
+
+def test_forward_passes_keep_within_the_token_budget(tiny_st_model, monkeypatch):
+    enc = TransformerEncoder(tiny_st_model, batch_tokens=40)
+    assert TransformerEncoder(tiny_st_model).batch_tokens == 1024  # the CPU default
+    assert TransformerEncoder(tiny_st_model, batch_tokens=None).batch_tokens is None
+    widths = []
+    real = enc._forward_hidden
+
+    def spy(batch):
+        widths.append([len(r) for r in batch])
+        return real(batch)
+
+    monkeypatch.setattr(enc, "_forward_hidden", spy)
+    texts = ["a " * n for n in (1, 1, 2, 3, 8, 18, 28, 2, 1, 1, 1, 20, 25, 27)]
+    vectors = enc.encode(texts, batch_size=8)
+    # within the budget, or as few rows as a pass may hold whatever the budget
+    assert all(len(b) * max(b) <= 40 or len(b) <= MIN_PASS_ROWS for b in widths)
+    assert len(widths[0]) == 8  # the row cap still holds for short rows
+    assert any(len(b) * max(b) > 40 for b in widths)  # long rows go MIN_PASS_ROWS at a time
+    assert len(widths) > 2  # the 14 rows, at most 8 per pass, took more passes than the row cap
+    assert sorted(w for b in widths for w in b) == sorted(len(r) + 2 for r in
+                                                          enc._tokenize(texts)[0])
+    # passes of one long row alone: the same vectors as without a budget
+    np.testing.assert_allclose(vectors, TransformerEncoder(tiny_st_model, batch_tokens=None)
+                               .encode(texts, batch_size=8), atol=1e-5)
+    tokens = enc.encode_tokens(texts, batch_size=8)
+    assert [len(t.tokens) for t in tokens] == [len(r) for r in enc._tokenize(texts)[0]]
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True, "1024"])
+def test_a_bad_token_budget_is_refused(tiny_st_model, bad):
+    with pytest.raises(InvalidInput, match="batch_tokens"):
+        TransformerEncoder(tiny_st_model, batch_tokens=bad)
 
 
 def test_long_text_is_windowed_not_truncated(tiny, caplog):

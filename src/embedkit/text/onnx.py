@@ -30,7 +30,7 @@ import numpy as np
 from ..encoder import quiet_loading
 from ..errors import EmbedkitError, InvalidInput, ModelNotFound, require
 from ..folders import atomic_folder, cache_root
-from .transformer import TransformerBase
+from .transformer import CPU_BATCH_TOKENS, TransformerBase
 
 __all__ = ["OnnxEncoder", "QUANTIZE_MODES", "OPTIMIZATION_LEVELS", "cache_dir", "physical_cores",
            "model_hash", "export_onnx"]
@@ -176,7 +176,8 @@ class OnnxEncoder(TransformerBase):
         threads: ONNX Runtime intra-op threads (default: the physical cores).
         optimization: ORT graph optimisation: ``"disable"``, ``"basic"``, ``"extended"``, ``"all"``.
         cache: cache folder (default :func:`cache_dir`).
-        name, pooling, max_length, normalize, overlap, truncate: as for ``TransformerEncoder``.
+        name, pooling, max_length, normalize, overlap, truncate, batch_tokens: as for
+            ``TransformerEncoder`` (on the CPU).
     """
 
     def __init__(self, path, *, name: str | None = None, pooling: str | None = None,
@@ -185,7 +186,8 @@ class OnnxEncoder(TransformerBase):
                  per_channel: bool = True,
                  quantize_ffn_output: bool = False, quantize_embeddings: bool = True,
                  threads: int | None = None,
-                 optimization: str = "all", cache: str | os.PathLike | None = None):
+                 optimization: str = "all", cache: str | os.PathLike | None = None,
+                 batch_tokens: int | None = CPU_BATCH_TOKENS):
         if quantize not in QUANTIZE_MODES:
             raise InvalidInput(
                 f"Invalid quantize {quantize!r}. Valid values are: None (fp32), 'int8'"
@@ -200,7 +202,8 @@ class OnnxEncoder(TransformerBase):
             raise InvalidInput(f"threads must be a positive integer, got {threads!r}")
         self._ort = require("onnxruntime", "onnx", "the ONNX fast path (backend='onnx')")
         cfg = self._configure(path, name=name, pooling=pooling, max_length=max_length,
-                              normalize=normalize, overlap=overlap, truncate=truncate)
+                              normalize=normalize, overlap=overlap, truncate=truncate,
+                              batch_tokens=batch_tokens)
         self.quantize = quantize
         self.per_channel = bool(per_channel)
         self.quantize_ffn_output = bool(quantize_ffn_output)
