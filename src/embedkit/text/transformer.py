@@ -35,10 +35,9 @@ __all__ = ["TransformerEncoder", "TransformerBase", "TokenEmbeddings", "Chunk", 
 log = logging.getLogger(__name__)
 
 #: Padded tokens per forward pass on the CPU. Measured on multilingual-e5-small, 2 cores, calls of
-#: 32 texts (benchmarks/batch_tokens.py, with at least 4 rows a pass): Korean/English sentences
-#: 1.37x as fast as 32 rows per pass (one long sentence no longer pads the other 31), 1,200-character
-#: paragraphs 1.13x. 2,048 did nothing for the sentences; 512 was faster on them (1.50x) but slower
-#: on paragraphs (1.08x).
+#: 32 texts (benchmarks/batch_tokens.py, cut points as :meth:`TransformerBase._batches` chooses them):
+#: Korean/English sentences 1.57x as fast as 32 rows per pass (one long sentence no longer pads the
+#: other 31), 1,200-character paragraphs 1.19x; budgets of 512 and 2,048 were within noise of it.
 CPU_BATCH_TOKENS = 1024
 #: Rows a forward pass may hold whatever the token budget (4 windows of 512 tokens: 2,048).
 MIN_PASS_ROWS = 4
