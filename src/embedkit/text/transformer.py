@@ -451,9 +451,9 @@ class TransformerEncoder(TransformerBase):
             encoding every window.
         device: torch device.
         batch_tokens: padded tokens per forward pass at most (rows x the longest row), besides
-            ``batch_size`` rows. Default :data:`CPU_BATCH_TOKENS` on the CPU, where passes of about
-            a thousand tokens run fastest (see :meth:`TransformerBase._batches`), and no limit on
-            an accelerator.
+            ``batch_size`` rows, with the cut points chosen to waste the least padding (see
+            :meth:`TransformerBase._batches`). ``"auto"``: :data:`CPU_BATCH_TOKENS` on the CPU,
+            None (plain runs of ``batch_size`` rows) on an accelerator.
     """
 
     def __init__(self, path, *, name: str | None = None, pooling: str | None = None,
