@@ -54,3 +54,16 @@ def test_trimming_can_be_turned_off():
         assert batcher.submit(["x"]).result(10).shape == (1, 3)
     finally:
         batcher.close()
+
+
+def test_token_counts_are_the_same_for_one_text_and_a_list(tiny_st_model):
+    from embedkit.serve.batching import count_tokens
+    from embedkit.text.transformer import TransformerEncoder
+
+    enc = TransformerEncoder(tiny_st_model)
+    texts = ["Two dogs run across the green field.", "자동차를 타고 바다에 갔어요.", ""]
+    together = count_tokens(enc, texts)
+    assert [count_tokens(enc, [t])[0] for t in texts] == together
+    # the model's own view: its token ids plus [CLS] and [SEP]
+    assert together == [len(enc.tokenizer.encode(t).ids) for t in texts]
+    assert together[2] == 2
