@@ -21,7 +21,6 @@ Writes benchmarks/results/batch_tokens.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from serve import DATA, RESULTS, load_avg, long_texts, short_texts  # noqa: E402
+from serve import DATA, RESULTS, load_avg, long_texts, short_texts, write_result  # noqa: E402
 
 
 def rate(fn, texts: list[str], seconds: float, per_call: int = 32) -> float:
@@ -92,10 +91,7 @@ def main() -> None:
         for v, r in result["results"][name].items():
             print(f"{name:5s} {v:32s} {r['texts_per_s']:7.2f} texts/s  "
                   f"{r['ratio_to_sentence_transformers']:.2f}x ST  rounds {r['rounds']}", flush=True)
-    result["load_after"] = load_avg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,14 @@ def load_avg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+def write_result(path: Path, result: dict) -> None:
+    """Stamp the load average at the end into ``result`` and write it as JSON to ``path``."""
+    result["load_after"] = load_avg()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
 def inprocess_runner(engine: str):
     """A function that encodes a batch of texts in-process with the engine's model."""
     if engine == "embedkit":
@@ -338,10 +346,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         result["engines"][engine] = runs
-    result["load_after"] = load_avg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -57,15 +57,21 @@ def test_pooling_from_the_model_config(tiny_model_factory, pooling):
     np.testing.assert_allclose(enc.encode(texts), theirs, atol=1e-5)
 
 
-def test_batches_are_sorted_by_length_and_padded_to_the_batch_max(tiny, monkeypatch):
-    widths = []
-    real = tiny._forward_hidden
+def record_pass_widths(enc, monkeypatch) -> list[list[int]]:
+    """The row lengths of every forward pass ``enc`` runs from now on, pass by pass."""
+    widths: list[list[int]] = []
+    real = enc._forward_hidden
 
     def spy(batch):
         widths.append([len(r) for r in batch])
         return real(batch)
 
-    monkeypatch.setattr(tiny, "_forward_hidden", spy)
+    monkeypatch.setattr(enc, "_forward_hidden", spy)
+    return widths
+
+
+def test_batches_are_sorted_by_length_and_padded_to_the_batch_max(tiny, monkeypatch):
+    widths = record_pass_widths(tiny, monkeypatch)
     texts = ["a " * n for n in (20, 1, 9, 3, 15, 2)]
     sorted_result = tiny.encode(texts, batch_size=2)
     flat = [w for batch in widths for w in batch]
@@ -79,14 +85,7 @@ def test_forward_passes_keep_within_the_token_budget(tiny_st_model, monkeypatch)
     enc = TransformerEncoder(tiny_st_model, batch_tokens=40)
     assert TransformerEncoder(tiny_st_model).batch_tokens == 1024  # the CPU default
     assert TransformerEncoder(tiny_st_model, batch_tokens=None).batch_tokens is None
-    widths = []
-    real = enc._forward_hidden
-
-    def spy(batch):
-        widths.append([len(r) for r in batch])
-        return real(batch)
-
-    monkeypatch.setattr(enc, "_forward_hidden", spy)
+    widths = record_pass_widths(enc, monkeypatch)
     texts = ["a " * n for n in (1, 1, 2, 3, 8, 18, 28, 2, 1, 1, 1, 20, 25, 27)]
     vectors = enc.encode(texts, batch_size=8)
     # within the budget, or as few rows as a pass may hold whatever the budget
