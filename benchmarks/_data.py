@@ -22,7 +22,26 @@ DEFAULT_NSMC = (REPO_ROOT / ".." / "shared" / "data" / "nsmc" / "nsmc_dev.tsv.xz
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 MINILM_DIM = 384
 
-__all__ = ["DEFAULT_NSMC", "CACHE_DIR", "nsmc_texts", "minilm_vectors"]
+__all__ = ["DEFAULT_NSMC", "CACHE_DIR", "cpu_info", "nsmc_texts", "minilm_vectors"]
+
+#: The vector-instruction flags that decide which kernels ONNX Runtime, torch and C engines use.
+_SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+
+
+def cpu_info() -> dict:
+    """The CPU model and its vector-instruction flags (from /proc/cpuinfo; empty where unreadable).
+
+    Speed ratios between engines depend on these (int8 kernels use VNNI where it exists), so a
+    benchmark records them to tell a change of host from a change of code."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                  if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return {"model": model, "simd": [f for f in _SIMD_FLAGS if f in flags]}
 
 
 def nsmc_texts(n: int, path: str | os.PathLike | None = None) -> list[str]:

