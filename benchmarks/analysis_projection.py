@@ -89,6 +89,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="Per run, seconds.")
     ap.add_argument("--unseeded", action="store_true",
                     help="Also run seed=None (every core, not reproducible) for t-SNE and UMAP.")
+    ap.add_argument("--no-seeded", action="store_true",
+                    help="With --unseeded: skip the seeded (one-thread) t-SNE and UMAP runs.")
     ap.add_argument("--sklearn-sizes", default="10000", help="Sizes for scikit-learn's TSNE ('' none).")
     args = ap.parse_args()
     doc = json.loads(OUT.read_text()) if OUT.is_file() else {"runs": []}
@@ -98,7 +100,8 @@ def main() -> None:
     plan = []
     for method in args.methods.split(","):
         for n in map(int, args.sizes.split(",")):
-            plan.append((method, n, 0, "embedkit"))
+            if not (args.no_seeded and args.unseeded and method in ("tsne", "umap")):
+                plan.append((method, n, 0, "embedkit"))
             if args.unseeded and method in ("tsne", "umap"):
                 plan.append((method, n, None, "embedkit"))
     for n in [int(s) for s in args.sklearn_sizes.split(",") if s]:

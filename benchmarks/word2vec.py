@@ -3,6 +3,7 @@
     python benchmarks/word2vec.py                 # full run (writes benchmarks/results/word2vec.json)
     python benchmarks/word2vec.py --quick         # 2M words, 1 epoch: for iteration
     python benchmarks/word2vec.py --only skipgram,cbow
+    python benchmarks/word2vec.py --corpus enwiki --epochs 1 --only skipgram,cbow,subword   # 50M words
 
 Corpora (preprocessed once into benchmarks/.cache/, git-ignored):
 
@@ -44,9 +45,15 @@ RUNS = ("skipgram", "cbow", "korean", "subword")
 
 
 # ------------------------------------------------------------------------------------ corpora
-def english_corpus(quick: bool) -> Path:
-    src = DATA / "enwiki_sample" / "enwiki_sample.txt.xz"
-    full = CACHE / "enwiki_text8.txt"
+#: The English corpora (--corpus): the 12M-word sample, or the 50M-word enwiki.
+ENGLISH = {"enwiki_sample": ("enwiki_sample/enwiki_sample.txt.xz", "enwiki_text8.txt"),
+           "enwiki": ("enwiki/enwiki_50m.txt.xz", "enwiki50m_text8.txt")}
+
+
+def english_corpus(quick: bool, name: str = "enwiki_sample") -> Path:
+    src_rel, cached = ENGLISH[name]
+    src = DATA / src_rel
+    full = CACHE / cached
     if not full.exists():
         if not src.exists():
             sys.exit(f"missing dataset: {src}")
@@ -61,7 +68,7 @@ def english_corpus(quick: bool) -> Path:
         tmp.replace(full)
     if not quick:
         return full
-    small = CACHE / "enwiki_text8_quick.txt"
+    small = CACHE / f"{full.stem}_quick.txt"
     if not small.exists():
         n = 0
         with open(full, encoding="utf-8") as fh, open(small, "w", encoding="utf-8") as out:
@@ -352,6 +359,8 @@ def wait_for_quiet(max_load: float, max_wait: float) -> tuple[float, float]:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="2M English words, 150k reviews, 1 epoch")
+    p.add_argument("--corpus", choices=sorted(ENGLISH), default="enwiki_sample",
+                   help="the English corpus (enwiki: the 50M-word one; text8-style either way)")
     p.add_argument("--only", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)}")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 3, or 1 with --quick)")
     p.add_argument("--workers", type=int, default=2)
@@ -393,7 +402,7 @@ def main(argv=None):
             bench_korean(corpus, cfg, results["runs"])
         else:
             if english is None:
-                english = english_corpus(args.quick)
+                english = english_corpus(args.quick, args.corpus)
                 n_words = count_words(english)
                 results["english_corpus"] = {"path": str(english.relative_to(ROOT)), "tokens": n_words}
             bench_english(kind, english, cfg, n_words, results["runs"])
