@@ -157,3 +157,21 @@ def test_korean_subword_via_cli(tmp_path):
     assert meta["subword"]["korean_jamo"] is True and meta["config"]["tokenizer"] == "korean"
     res = CliRunner().invoke(main, ["neighbors", "먹었다", "--model", str(out), "-k", "2"])
     assert res.exit_code == 0, res.output
+
+
+def test_subword_pieces_via_cli(corpus, tmp_path):
+    tok = tmp_path / "tok"
+    res = CliRunner().invoke(main, ["train", "tokenizer", str(corpus), "--type", "bpe",
+                                    "--vocab-size", "40", "-o", str(tok)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "bpe-vectors"
+    args = ["train", "word2vec", str(corpus), "-o", str(out), "--dim", "16", "--min-count", "1",
+            "--epochs", "1", "--workers", "1", "--no-progress", "--pieces", str(tok)]
+    res = CliRunner().invoke(main, args)  # --pieces without --subword
+    assert res.exit_code != 0 and "needs --subword" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, args + ["--subword"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((out / "embedkit.json").read_text(encoding="utf-8"))
+    assert meta["subword"]["pieces"] == "subword_tokenizer.json"
+    res = CliRunner().invoke(main, ["neighbors", "princes", "--model", str(out), "-k", "3"])
+    assert res.exit_code == 0, res.output  # unseen word, built from its BPE pieces

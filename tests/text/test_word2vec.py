@@ -328,3 +328,56 @@ def test_builtin_bar_renders_one_speed(capsys):
     Word2Vec(**small(progress=True)).fit(topic_corpus(200))
     err = capsys.readouterr().err
     assert "words/s" in err and "word/s" not in err.replace("words/s", "")
+
+
+def _morph_corpus(n=2000, seed=1):
+    rng = np.random.default_rng(seed)
+    stems_a, stems_b = ["walk", "talk", "jump"], ["paint", "print", "plant"]
+    corpus = []
+    for i in range(n):
+        stems = stems_a if i % 2 else stems_b
+        corpus.append([s + rng.choice(["", "s", "ed", "ing"]) for s in rng.choice(stems, 6)])
+    return corpus
+
+
+@pytest.mark.parametrize("kind", ["bpe", "unigram"])
+def test_fasttext_with_tokenizer_pieces_as_subwords(tmp_path, kind):
+    from embedkit.text.tokenizers import train_tokenizer
+    from embedkit.text.word_vectors import PIECES_FILE, WordVectors
+
+    corpus = _morph_corpus()
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(" ".join(s) for s in corpus) + "\n", encoding="utf-8")
+    tok = train_tokenizer(text, type=kind, vocab_size=60, output=tmp_path / "tok")
+    model = FastText(**small(epochs=4), pieces=tmp_path / "tok").fit(corpus)
+    wv = model.wv_
+    n_pieces = tok.get_vocab_size()
+    assert wv.subword["buckets"] == n_pieces and wv.ngram_vectors.shape == (n_pieces, 24)
+    assert model.loss_history_[-1] < model.initial_loss_
+    # "walkin" was never seen: its vector comes from its pieces, and lands among the walk words
+    assert "walkin" not in wv
+    v = wv.get_vector("walkin")
+    assert np.isfinite(v).all()
+    assert wv.similarity("walking", "walkin") > wv.similarity("painting", "walkin")
+    near = wv.similar_by_vector(v, topn=5)
+    assert sum(w.startswith(("walk", "talk", "jump")) for w, _ in near) >= 4
+    # saved and loaded: the tokenizer travels with the vectors and gives the same vector
+    wv.save(tmp_path / "vectors")
+    assert (tmp_path / "vectors" / PIECES_FILE).is_file()
+    back = WordVectors.load(tmp_path / "vectors")
+    np.testing.assert_allclose(back.get_vector("walkin"), v, rtol=1e-6)
+    (tmp_path / "vectors" / PIECES_FILE).unlink()
+    with pytest.raises(Exception, match="subword tokenizer"):
+        WordVectors.load(tmp_path / "vectors")
+
+
+def test_fasttext_pieces_validation(tmp_path):
+    from embedkit.errors import ModelNotFound
+
+    corpus = _morph_corpus(50)
+    with pytest.raises(ModelNotFound, match="no tokenizer"):
+        FastText(**small(), pieces=tmp_path / "missing").fit(corpus)
+    with pytest.raises(InvalidInput, match="'pieces' parameter"):
+        FastText(**small(), pieces=3).fit(corpus)
+    with pytest.raises(InvalidInput, match="exclude each other"):
+        FastText(**small(), pieces="all-MiniLM-L6-v2", korean_jamo=True).fit(corpus)

@@ -82,7 +82,7 @@ class _Progress:
 @click.option("--subword", is_flag=True,
               help="fastText subwords (vectors for unseen words); with --cbow, fastText CBOW.")
 @click.option("--korean", is_flag=True,
-              help="Korean: kiwipiepy morphemes; with --subword, n-grams over jamo.")
+              help="Korean: kiwipiepy morphemes; with --subword, n-grams over jamo (unless --pieces).")
 @click.option("--tokenizer", type=click.Choice(["english", "whitespace", "korean"]), default=None,
               help="Tokenizer for the corpus text (default english; korean with --korean).")
 @click.option("--dim", default=100, show_default=True, type=int)
@@ -98,6 +98,10 @@ class _Progress:
 @click.option("--max-n", default=6, show_default=True, type=int, help="Longest n-gram (--subword).")
 @click.option("--buckets", default=2_000_000, show_default=True, type=int,
               help="Hashed n-gram rows (--subword).")
+@click.option("--pieces", default=None, metavar="TOKENIZER",
+              help="--subword: a tokenizer's BPE / WordPiece / Unigram pieces as the subword units "
+                   "instead of character n-grams (a tokenizer.json, a folder from `embedkit train "
+                   "tokenizer`, or a model name).")
 @click.option("--shared-negatives", is_flag=True,
               help="--subword: share negatives within a window (much faster, slightly less accurate).")
 @click.option("--format", "fmt", type=click.Choice(["safetensors", "npy"]), default="safetensors",
@@ -112,10 +116,13 @@ class _Progress:
               help="Progress bar (default: on a terminal; log lines every 30 s elsewhere).")
 def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window, negative, min_count,
                    sample, epochs, learning_rate, workers, seed, min_n, max_n, buckets,
-                   shared_negatives, fmt, token_cache, no_token_cache, drop_token_cache, progress):
+                   pieces, shared_negatives, fmt, token_cache, no_token_cache, drop_token_cache,
+                   progress):
     """Train word vectors on CORPUS (a text file, .gz/.xz, or a folder of them)."""
     from ..text.word2vec import FastText, Word2Vec
 
+    if pieces is not None and not subword:
+        raise InvalidInput("--pieces sets the subword units: it needs --subword")
     if cbow and shared_negatives:
         raise InvalidInput("--shared-negatives is for subword skip-gram; a CBOW window has one "
                            "input already")
@@ -127,8 +134,9 @@ def train_word2vec(corpus, output, cbow, subword, korean, tokenizer, dim, window
                   progress=bar, token_cache=False if no_token_cache else (token_cache or "auto"),
                   keep_token_cache=not drop_token_cache)
     if subword:
-        trainer = FastText(**common, min_n=min_n, max_n=max_n, buckets=buckets, korean_jamo=korean,
-                           shared_negatives=shared_negatives)
+        trainer = FastText(**common, min_n=min_n, max_n=max_n, buckets=buckets,
+                           korean_jamo=korean and pieces is None, shared_negatives=shared_negatives,
+                           pieces=pieces)
     else:
         trainer = Word2Vec(**common)
     t0 = time.perf_counter()

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import InvalidInput, NotFitted, require
 from .corpus import MAX_SENTENCE_LENGTH, iter_sentences
-from .ngrams import ngram_buckets, ngrams
+from .ngrams import ngram_buckets, ngrams, piece_ids
 
 __all__ = ["Word2Vec", "FastText", "iter_sentences", "ngrams", "ngram_buckets"]
 
@@ -521,7 +521,7 @@ class Word2Vec:
         V, d = len(words), self.vector_size
         rng = np.random.default_rng(self.seed)
         sub = self._subwords(words)
-        n_rows = V if sub is None else V + self.buckets
+        n_rows = V if sub is None else V + self._n_subword_rows()
         syn0, _ = self._init_weights(n_rows, rng)
         syn1 = np.zeros((V, d), dtype=np.float32)
         keep = self._keep_prob(freq)
@@ -686,6 +686,11 @@ class FastText(Word2Vec):
         min_n, max_n: n-gram lengths (in characters, or jamo with ``korean_jamo``).
         buckets: rows of the hashed n-gram table.
         korean_jamo: decompose Hangul syllables into jamo before taking n-grams.
+        pieces: a tokenizer (a ``tokenizer.json``, a folder holding one, e.g. from ``embedkit train
+            tokenizer``, or a model name such as ``multilingual-e5-small``) whose BPE / WordPiece /
+            Unigram pieces are the subword units instead of character n-grams: a word is the mean
+            of its own row and its pieces' rows, one row per piece id (``buckets`` and the n-gram
+            settings are then unused). Saved with the vectors, so unseen words get vectors too.
         shared_negatives: share the negative samples among the pairs of a window (Ji et al.):
             several times faster, a few points lower on analogies (see the README, "Word vectors
             benchmark"). Skip-gram only: a CBOW window has one input already.
@@ -700,7 +705,7 @@ class FastText(Word2Vec):
                  tokenizer="english", progress=None, token_cache="auto",
                  keep_token_cache: bool = True, min_n: int = 3, max_n: int = 6,
                  buckets: int = 2_000_000, korean_jamo: bool = False,
-                 shared_negatives: bool = False):
+                 shared_negatives: bool = False, pieces=None):
         super().__init__(architecture=architecture, vector_size=vector_size, window=window,
                          negative=negative, min_count=min_count, max_vocab_size=max_vocab_size,
                          sample=sample, epochs=epochs, learning_rate=learning_rate,
@@ -712,6 +717,8 @@ class FastText(Word2Vec):
         self.buckets = buckets
         self.korean_jamo = korean_jamo
         self.shared_negatives = shared_negatives
+        self.pieces = pieces
+        self._pieces_json: str | None = None
 
     def _validate(self) -> None:
         cls = type(self).__name__
@@ -726,9 +733,32 @@ class FastText(Word2Vec):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidInput(f"The '{flag}' parameter of {cls} must be a bool. "
                                    f"Got {getattr(self, flag)!r} instead.")
+        self._pieces_json = None
+        if self.pieces is not None:
+            if not isinstance(self.pieces, (str, os.PathLike)):
+                raise InvalidInput(f"The 'pieces' parameter of {cls} must be a tokenizer.json path, "
+                                   f"a folder holding one or a model name. Got {self.pieces!r}.")
+            if self.korean_jamo:
+                raise InvalidInput(f"{cls}: 'pieces' and 'korean_jamo' exclude each other (the "
+                                   "tokenizer decides the subword units)")
+            from .tokenizers import load_tokenizer
+
+            tok = load_tokenizer(self.pieces)
+            if tok.get_vocab_size() < 1:
+                raise InvalidInput(f"{cls}: the tokenizer {self.pieces} has an empty vocabulary")
+            self._pieces_json = tok.to_str()
+
+    def _n_subword_rows(self) -> int:
+        if self._pieces_json is not None:
+            from .ngrams import _piece_tokenizer
+
+            return _piece_tokenizer(self._pieces_json).get_vocab_size()
+        return self.buckets
 
     def subword_config(self) -> dict:
-        """The n-gram settings a :class:`WordVectors` needs to build vectors for unseen words."""
+        """The settings a :class:`WordVectors` needs to build vectors for unseen words."""
+        if self._pieces_json is not None:
+            return {"pieces": self._pieces_json, "buckets": self._n_subword_rows()}
         return {"min_n": self.min_n, "max_n": self.max_n, "buckets": self.buckets,
                 "korean_jamo": self.korean_jamo}
 
@@ -736,10 +766,12 @@ class FastText(Word2Vec):
         V = len(words)
         offsets = np.zeros(V + 1, dtype=np.int64)
         rows: list[int] = []
-        for i, w in enumerate(words):
+        units = (piece_ids(words, self._pieces_json) if self._pieces_json is not None else
+                 (ngram_buckets(w, self.min_n, self.max_n, self.buckets,
+                                korean_jamo=self.korean_jamo) for w in words))
+        for i, ids in enumerate(units):
             rows.append(i)
-            rows.extend(V + b for b in ngram_buckets(w, self.min_n, self.max_n, self.buckets,
-                                                     korean_jamo=self.korean_jamo))
+            rows.extend(V + b for b in ids)
             offsets[i + 1] = len(rows)
         return offsets, np.asarray(rows, dtype=np.int32)
 

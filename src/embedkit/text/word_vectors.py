@@ -15,8 +15,9 @@ vectors of its known words.
 
 Saved as a folder (:meth:`save` / :meth:`load`): ``embedkit.json`` (type, version, dim, subword
 settings, training configuration), ``vocab.json`` (words and counts) and ``vectors.safetensors``
-(or ``vectors.npy`` + ``ngram_vectors.npy``). Both kinds of vector file are memory-mapped on load.
-No pickle anywhere.
+(or ``vectors.npy`` + ``ngram_vectors.npy``), plus ``subword_tokenizer.json`` when the subword
+units are a tokenizer's pieces. Both kinds of vector file are memory-mapped on load. No pickle
+anywhere.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SIF_A = 1e-3
 _FORMATS = ("safetensors", "npy")
+#: The file a pieces model keeps its subword tokenizer in (tokenizer.json format).
+PIECES_FILE = "subword_tokenizer.json"
 
 
 class UnknownWord(InvalidInput, KeyError):
@@ -67,7 +70,9 @@ class WordVectors(BaseEncoder):
         vectors: float32 array (len(words), dim).
         counts: corpus counts of the words (used for SIF weights and ``restrict_vocab``).
         ngram_vectors: hashed n-gram rows (buckets, dim), for vectors of unseen words.
-        subword: ``{"min_n", "max_n", "buckets", "korean_jamo"}`` when ``ngram_vectors`` is given.
+        subword: ``{"min_n", "max_n", "buckets", "korean_jamo"}`` (character n-grams) or
+            ``{"pieces", "buckets"}`` (a tokenizer's pieces; ``pieces`` is its tokenizer.json
+            text) when ``ngram_vectors`` is given.
         config: training configuration, saved with the model.
         name: identifies the model (a saved model's folder name by default).
     """
@@ -133,11 +138,9 @@ class WordVectors(BaseEncoder):
         return self.ngram_vectors is not None
 
     def _subword_vector(self, word: str) -> np.ndarray | None:
-        from .ngrams import ngram_buckets
+        from .ngrams import subword_rows
 
-        s = self.subword
-        rows = ngram_buckets(word, s["min_n"], s["max_n"], s["buckets"],
-                             korean_jamo=s.get("korean_jamo", False))
+        rows = subword_rows(word, self.subword)
         if not rows:
             return None
         return np.asarray(self.ngram_vectors[rows], dtype=np.float32).mean(axis=0)
@@ -345,8 +348,13 @@ class WordVectors(BaseEncoder):
         vocab = {"words": self.index_to_key,
                  "counts": None if self.counts is None else self.counts.tolist()}
         (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        subword = self.subword
+        (folder / PIECES_FILE).unlink(missing_ok=True)
+        if subword and subword.get("pieces"):  # the tokenizer in its own file, named in the meta
+            (folder / PIECES_FILE).write_text(subword["pieces"], encoding="utf-8")
+            subword = {**subword, "pieces": PIECES_FILE}
         meta = {"type": "word_vectors", "embedkit_version": _version(), "format": format,
-                "dim": self.dim, "vocab_size": len(self), "subword": self.subword,
+                "dim": self.dim, "vocab_size": len(self), "subword": subword,
                 "config": _jsonable(self.config)}
         (folder / "embedkit.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
@@ -391,8 +399,15 @@ class WordVectors(BaseEncoder):
             raise ModelNotFound(f"{marker}: unknown vectors format {fmt!r}")
         if "vectors" not in tensors:
             raise ModelNotFound(f"{folder} has no vectors")
+        subword = meta.get("subword")
+        if subword and subword.get("pieces"):
+            try:
+                subword = {**subword, "pieces": (folder / PIECES_FILE).read_text(encoding="utf-8")}
+            except OSError as exc:
+                raise ModelNotFound(f"{folder}: the subword tokenizer {PIECES_FILE} is missing or "
+                                    f"unreadable ({exc})") from exc
         wv = cls(words, tensors["vectors"], counts=counts, ngram_vectors=tensors.get("ngram_vectors"),
-                 subword=meta.get("subword"), config=meta.get("config") or {},
+                 subword=subword, config=meta.get("config") or {},
                  name=name or folder.resolve().name)
         wv.path = folder.resolve()
         return wv
