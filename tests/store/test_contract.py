@@ -356,23 +356,26 @@ def test_cli_index_search_info_migrate_on_milvus_lite(tmp_path, tiny_st_model):
 def test_milvus_call_past_its_timeout_is_a_clear_store_error(tmp_path):
     # A real gRPC deadline (1 ns): pymilvus re-raises it as a bare grpc error, which must reach the
     # caller as a StoreError. Whether the server applied the write anyway varies (it sometimes
-    # does, and a rare call even beats the deadline), so the test asks only what the error promises.
+    # does), and a call can beat the deadline (a loaded CI run once saw five in a row succeed; why
+    # was not established), so writes are tried until one runs out of time, at most 50, and the
+    # test asks only what the error promises.
     store = VectorStore(f"milvus-lite://{tmp_path}/t.db", dim=4)
     try:
         store.add(None, ids=["a"], vectors=np.ones((1, 4), np.float32))
-        errors = []
-        for i in range(5):
+        errors, tries = [], 0
+        while not errors and tries < 50:
             store.timeout = 1e-9
             try:
-                store.add(None, ids=[f"b{i}"], vectors=np.ones((1, 4), np.float32))
+                store.add(None, ids=[f"b{tries}"], vectors=np.ones((1, 4), np.float32))
             except StoreError as exc:
                 errors.append(str(exc))
+            tries += 1
         store.timeout = 10.0
-        assert errors, "five writes with a 1 ns deadline all succeeded"
+        assert errors, "fifty writes with a 1 ns deadline all succeeded"
         for e in errors:  # add reads the ids first, then writes: either call can run out of time
             assert "did not read items within 1e-09 s" in e or (
                 "did not write items within 1e-09 s" in e and "may or may not have been applied" in e), e
-        assert 1 <= store.count() <= 6
+        assert 1 <= store.count() <= 1 + tries
         assert store.get(["a"])[0].id == "a"  # the store still answers
     finally:
         store.timeout = 10.0
