@@ -356,9 +356,9 @@ def test_cli_index_search_info_migrate_on_milvus_lite(tmp_path, tiny_st_model):
 def test_milvus_call_past_its_timeout_is_a_clear_store_error(tmp_path):
     # A real gRPC deadline (1 ns): pymilvus re-raises it as a bare grpc error, which must reach the
     # caller as a StoreError. Whether the server applied the write anyway varies (it sometimes
-    # does), and a call can beat the deadline (a fresh-clone CI run once saw five in a row succeed; why
-    # was not established), so writes are tried until one runs out of time, at most 50, and the
-    # test asks only what the error promises.
+    # does), and a call can beat the deadline (a fresh-clone CI run once saw five in a row
+    # succeed; why was not established), so writes are tried until one runs out of time, at most
+    # 50, and the test asks only what the error promises.
     store = VectorStore(f"milvus-lite://{tmp_path}/t.db", dim=4)
     try:
         store.add(None, ids=["a"], vectors=np.ones((1, 4), np.float32))
