@@ -1,4 +1,4 @@
-"""Choosing the word2vec defaults: quality of a few settings on a dev corpus, then the winner at size.
+"""Choosing the word2vec defaults: a few settings on a dev corpus, then the defaults at full size.
 
     python benchmarks/word2vec_defaults.py --stage dev      # settings on enwiki_sample (12M words)
     python benchmarks/word2vec_defaults.py --stage full     # embedkit's defaults on enwiki (50M words)
