@@ -365,6 +365,7 @@ def test_fasttext_with_tokenizer_pieces_as_subwords(tmp_path, kind):
     wv.save(tmp_path / "vectors")
     assert (tmp_path / "vectors" / PIECES_FILE).is_file()
     back = WordVectors.load(tmp_path / "vectors")
+    assert back.config["pieces"] == str(tmp_path / "tok")  # the path as text, not its repr
     np.testing.assert_allclose(back.get_vector("walkin"), v, rtol=1e-6)
     (tmp_path / "vectors" / PIECES_FILE).unlink()
     with pytest.raises(Exception, match="subword tokenizer"):

@@ -632,6 +632,8 @@ class Word2Vec:
         params.pop("keep_token_cache", None)
         if callable(params.get("tokenizer")):
             params["tokenizer"] = getattr(params["tokenizer"], "__name__", "callable")
+        if isinstance(params.get("pieces"), os.PathLike):  # a path, as text (the tokenizer itself
+            params["pieces"] = os.fspath(params["pieces"])  # is saved beside the vectors)
         params["trainer"] = type(self).__name__
         return params
 
