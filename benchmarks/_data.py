@@ -37,11 +37,13 @@ def cpu_info() -> dict:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return {}
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                  if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    return {"model": model, "simd": [f for f in _SIMD_FLAGS if f in flags]}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():  # the first CPU's block is enough
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name", ""), "simd": [f for f in _SIMD_FLAGS if f in flags]}
 
 
 def nsmc_texts(n: int, path: str | os.PathLike | None = None) -> list[str]:

@@ -140,6 +140,23 @@ def quality_en(wv) -> dict:
             "ws353_spearman": sim.spearman, "ws353_oov_pairs": sim.oov_pairs}
 
 
+#: The classic analogies (a, b, c, expected answer of b - a + c).
+CLASSIC_ANALOGIES = (("man", "king", "woman", "queen"), ("france", "paris", "italy", "rome"))
+
+
+def classic_ranks(wv, questions=CLASSIC_ANALOGIES, topn: int = 10) -> dict:
+    """Each classic analogy's top 5 answers and the rank of the expected one (None past topn)."""
+    out = {}
+    for a, b, c, want in questions:
+        if not all(w in wv.key_to_index for w in (a, b, c, want)):
+            out[f"{b} - {a} + {c}"] = {"missing": True}
+            continue
+        got = [w for w, _ in wv.analogy(a, b, c, topn=topn)]
+        out[f"{b} - {a} + {c}"] = {"top5": got[:5], f"rank_of_{want}":
+                                  got.index(want) + 1 if want in got else None}
+    return out
+
+
 def quality_ko(wv, *, use_subwords: bool) -> dict:
     from embedkit.evaluate.words import evaluate_analogies, evaluate_similarity
 

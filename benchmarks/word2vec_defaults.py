@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("EMBEDKIT_DATA", HERE.parent.parent / "shared" / "data"))
-CACHE = HERE / ".cache"
+sys.path.insert(0, str(HERE))
+from word2vec import CACHE, CLASSIC_ANALOGIES, DATA, classic_ranks, quality_en  # noqa: E402
+
 OUT = HERE / "results" / "word2vec_defaults.json"
 HELD_OUT = HERE / "heldout" / "analogies_en.txt"
-CLASSIC = (("man", "king", "woman", "queen"), ("france", "paris", "italy", "rome"),
-           ("man", "actor", "woman", "actress"))
+CLASSIC = CLASSIC_ANALOGIES + (("man", "actor", "woman", "actress"),)
 
 #: The settings compared on the dev corpus (everything else at the engine's defaults).
 DEV_GRID = {
@@ -41,24 +41,9 @@ DEV_GRID = {
 }
 
 
-def ranks(wv) -> dict:
-    out = {}
-    for a, b, c, want in CLASSIC:
-        if not all(w in wv.key_to_index for w in (a, b, c, want)):
-            out[f"{b} - {a} + {c}"] = {"missing": True}
-            continue
-        got = [w for w, _ in wv.analogy(a, b, c, topn=50)]
-        out[f"{b} - {a} + {c}"] = {"top5": got[:5], f"rank_of_{want}": got.index(want) + 1
-                                  if want in got else None}
-    return out
-
-
 def measure(corpus: Path, params: dict, *, held_out: bool) -> dict:
     from embedkit.evaluate.words import evaluate_analogies
     from embedkit.text.word2vec import Word2Vec
-
-    sys.path.insert(0, str(HERE))
-    from word2vec import quality_en  # noqa: E402  (the shared benchmark code)
 
     model = Word2Vec(epochs=5, seed=1, token_cache=CACHE / f"tokens-{corpus.stem}", **params)
     t0 = time.perf_counter()
@@ -68,7 +53,7 @@ def measure(corpus: Path, params: dict, *, held_out: bool) -> dict:
            "words_per_second": round(model.words_per_second_), "corpus_tokens": model.corpus_words_,
            "vocab_size": model.vocab_size_, "load_after": round(os.getloadavg()[0], 2)}
     res.update(quality_en(model.wv_))
-    res["classic"] = ranks(model.wv_)
+    res["classic"] = classic_ranks(model.wv_, CLASSIC, topn=50)
     if held_out:
         ana = evaluate_analogies(model.wv_, HELD_OUT, restrict_vocab=100_000).to_dict()
         res["held_out_analogies"] = ana
