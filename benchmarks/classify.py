@@ -42,7 +42,10 @@ Methods (each trained on the train split, every setting chosen on the dev split)
 Encoded vectors are cached per text under ``benchmarks/.cache/classify-vectors`` (npy chunks keyed
 by model fingerprint, backend and prompt; row key = SHA-1 of the text), so reruns are cheap; the
 encoding time of a method's texts is still counted in its train time, at the rate measured when
-they were encoded. Writes ``benchmarks/results/classify.json``.
+they were encoded. Every binary model is also scored on the repo's own held-out reviews
+(``benchmarks/heldout/sentiment_ko.tsv`` and ``sentiment_en.tsv``: 50 positive + 50 negative each,
+written for this project, none of them in ../shared): in its training language and across to the
+other one. Writes ``benchmarks/results/classify.json``.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ import numpy as np  # noqa: E402
 
 DATA = (ROOT / ".." / "shared" / "data").resolve()
 RESULTS = ROOT / "benchmarks" / "results"
+HELDOUT = ROOT / "benchmarks" / "heldout"
 CACHE = ROOT / "benchmarks" / ".cache" / "classify-vectors"
 
 MIXED = {
@@ -297,7 +301,8 @@ def run_tfidf(task, data):
                 "train_seconds": round(train_seconds, 1), "chosen": {"C": best[1]}, "dev": dev}
     proba = m.predict_proba(Xte)
     return {"test": metrics_of(task, data["test"][1], proba.argmax(1), proba),
-            "train_seconds": round(train_seconds, 1), "chosen": {"C": best[1]}, "dev": dev}
+            "train_seconds": round(train_seconds, 1), "chosen": {"C": best[1]}, "dev": dev,
+            "_proba": lambda texts: m.predict_proba(feats(texts))}
 
 
 def run_fasttext(task, data, tmp: Path):
@@ -347,7 +352,8 @@ def run_fasttext(task, data, tmp: Path):
     else:
         test = metrics_of(task, data["test"][1], np.asarray(labels)[p.argmax(1)], p)
     return {"test": test, "train_seconds": round(train_seconds, 1), "chosen": best[1], "dev": dev,
-            "library": f"fasttext {getattr(fasttext, '__version__', '0.9.2')}"}
+            "library": f"fasttext {getattr(fasttext, '__version__', '0.9.2')}",
+            "_proba": lambda texts: proba_of(best[2], texts)}
 
 
 def run_embedkit(task, data, enc: CachedEncoder, head: str, args, tmp: Path):
@@ -388,7 +394,28 @@ def run_embedkit(task, data, enc: CachedEncoder, head: str, args, tmp: Path):
     if head == "finetune":
         out["finetune_seconds"] = round(getattr(clf, "train_seconds_", 0.0), 1)
         out["finetune_dev"] = getattr(clf, "finetune_history_", None)
+    if task != "graded":
+        assert list(clf.classes_) == [0, 1], clf.classes_
+        out["_proba"] = clf.predict_proba
     return out, clf
+
+
+def read_heldout() -> dict[str, tuple[list[str], list[int]]]:
+    """The repo's own held-out reviews (not in ../shared): 50 positive + 50 negative per language."""
+    out = {}
+    for lang in ("ko", "en"):
+        lines = (HELDOUT / f"sentiment_{lang}.tsv").read_text(encoding="utf-8").splitlines()[1:]
+        rows = [line.split("\t", 1) for line in lines if line.strip()]
+        out[lang] = ([t for _, t in rows], [1 if y == "positive" else 0 for y, _ in rows])
+    return out
+
+
+def heldout_scores(proba_of, heldout) -> dict:
+    out = {}
+    for lang, (texts, y) in heldout.items():
+        p = np.asarray(proba_of(texts), dtype=float)
+        out[lang] = metrics_of("binary", y, p.argmax(1), p)
+    return out
 
 
 def mixed_feelings(models: dict) -> dict:
@@ -461,7 +488,7 @@ def main() -> None:
     result = {"settings": old.get("settings", {}), "load_average_start": os.getloadavg()[0],
               "cpu_count": os.cpu_count(), "results": old.get("results", {}),
               "mixed_feelings": old.get("mixed_feelings", {})}
-    keep = {}
+    keep, heldout = {}, read_heldout()
     with tempfile.TemporaryDirectory(prefix="embedkit-bench-classify-") as tmpd:
         tmp = Path(tmpd)
         jobs = []
@@ -499,6 +526,9 @@ def main() -> None:
                 else:
                     raise SystemExit(f"unknown method {method}")
                 row["wall_seconds"] = round(time.perf_counter() - t0, 1)
+                proba_of = row.pop("_proba", None)
+                if proba_of is not None:  # binary: the repo's held-out reviews, both languages
+                    row["heldout"] = heldout_scores(proba_of, heldout)
                 entry["methods"][method] = row
                 print(json.dumps({name: {method: row.get("test"),
                                          "train_seconds": row.get("train_seconds")}}),
