@@ -8,7 +8,8 @@ import pytest
 
 pytest.importorskip("implicit")
 
-from embedkit.apps.recommend import Recommender, item_text, read_interactions, read_items  # noqa: E402
+from embedkit.apps.recommend import (  # noqa: E402
+    Recommender, field_features, item_text, read_interactions, read_items)
 from embedkit.errors import InvalidInput, NotFitted  # noqa: E402
 from embedkit.evaluate.ranking import ranking_metrics, stratified_split  # noqa: E402
 from embedkit.text.hashing import HashingEncoder  # noqa: E402
@@ -120,6 +121,51 @@ def test_cold_items_are_recommended_to_the_right_users(hybrid, world):
     assert not {r.item for r in hybrid.recommend("u-space-0", k=40, method="cf")} & set(cold)
     # a cold item's mapped factors sit among its group in the factor space
     near = hybrid.similar_items("western-12", k=5, space="factors")
+    assert sum(groups[r.item] == "western" for r in near) >= 4
+
+
+def test_field_features_are_one_hot_values_that_items_share():
+    x, names = field_features([
+        {"title": "A", "genres": ["Drama", "War"], "year": 1995, "studio": "Ghibli"},
+        {"title": "B", "genres": ["Drama"], "year": "1998", "studio": "Ghibli"},
+        {"title": "C", "genres": ["Comedy"], "year": 2004, "text": "free text is the encoder's"},
+    ])
+    # values only one item has (War, Comedy, the 2000s, titles, texts) cannot generalise
+    assert names == ["decade=1990", "genres=Drama", "studio=Ghibli"]
+    assert np.allclose(x[0], 1 / np.sqrt(3)) and np.allclose(x[1], 1 / np.sqrt(3))
+    assert not x[2].any()
+    assert field_features([])[0].shape == (0, 0)
+
+
+class _NoiseEncoder:
+    """A vector per text that says nothing about it (seeded by the text's hash)."""
+
+    dim = 64
+
+    def encode(self, texts, **_):
+        import hashlib
+
+        return np.stack([np.random.default_rng(int(hashlib.sha256(t.encode()).hexdigest()[:8], 16))
+                         .standard_normal(self.dim) for t in texts]).astype(np.float32)
+
+
+def test_field_features_place_cold_items_when_the_text_says_nothing(world):
+    rows, items, groups, user_group = world
+    cold = [i for i in items if int(i.split("-")[1]) >= N_ITEMS]
+
+    def cold_share(field_features):
+        rec = Recommender(encoder=_NoiseEncoder(), factors=8, regularization=1.0, num_threads=1,
+                          seed=0, field_features=field_features).fit(rows, items=items)
+        assert (rec.cold_features_.shape[1] > rec.item_vectors_.shape[1]) == field_features
+        hits = [groups[r.item] == g for user, g in user_group.items()
+                for r in rec.recommend(user, k=2, candidates=cold)]
+        return sum(hits) / len(hits), rec
+
+    with_fields, rec = cold_share(True)
+    without, _ = cold_share(False)
+    assert rec.field_feature_names_ == [f"genres={g}" for g in sorted(GENRES)]
+    assert with_fields >= 0.9 and without <= 0.7, (with_fields, without)
+    near = rec.similar_items("western-12", k=5, space="factors")
     assert sum(groups[r.item] == "western" for r in near) >= 4
 
 

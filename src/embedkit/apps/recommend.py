@@ -395,6 +395,51 @@ def item_text(fields: Mapping) -> str:
     return ". ".join(parts)
 
 
+_TEXT_FIELDS = ("text", "title", "name")
+
+
+def field_features(fields_list: Sequence[Mapping]) -> tuple[np.ndarray, list[str]]:
+    """One-hot features from items' categorical fields, and their names.
+
+    A list field (``genres``) gives one column per value, a ``year`` its decade, and any other
+    short text field (``director`` from a CSV) one column per value; only values that at least two
+    items share count (a value seen once cannot generalise). Text-like fields (``text``,
+    ``title``, ``name``) are left to the encoder. Each row is scaled to unit length.
+
+    >>> x, names = field_features([{"genres": ["Drama"], "year": 1995},
+    ...                            {"genres": ["Drama", "War"], "year": 1998}])
+    >>> names
+    ['decade=1990', 'genres=Drama']
+    """
+    per_item: list[set[str]] = []
+    for fields in fields_list:
+        keys = set()
+        for key, value in fields.items():
+            if key in _TEXT_FIELDS or value in (None, "", [], ()):
+                continue
+            if key == "year":
+                year = _year(str(value))
+                if year:
+                    keys.add(f"decade={int(year) // 10 * 10}")
+            elif isinstance(value, (list, tuple)):
+                keys.update(f"{key}={v}" for v in value if isinstance(v, (str, int)))
+            elif isinstance(value, str) and len(value) <= 100:
+                keys.add(f"{key}={value}")
+        per_item.append(keys)
+    counts: dict[str, int] = {}
+    for keys in per_item:
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+    names = sorted(k for k, c in counts.items() if c >= 2)
+    column = {k: j for j, k in enumerate(names)}
+    x = np.zeros((len(per_item), len(names)), dtype=np.float32)
+    for n, keys in enumerate(per_item):
+        cols = [column[k] for k in keys if k in column]
+        if cols:
+            x[n, cols] = 1.0 / math.sqrt(len(cols))
+    return x, names
+
+
 # ============================================================================ numeric helpers
 def _zscore(scores: np.ndarray) -> np.ndarray:
     mean = scores.mean(axis=1, keepdims=True)
@@ -485,6 +530,10 @@ class Recommender:
             weights ``{"cf": w1, "content": w2, "popularity": w3}`` for every user and item.
         content_ridge: the ridge penalty from content vectors to item factors, or ``"tune"``.
         center_content: take the mean item vector away before comparing content vectors.
+        field_features: let the items' categorical fields (see :func:`field_features`: genres,
+            decade, ...) join the content vectors in the ridge that places cold items among the
+            rated ones (their factors and popularity); the content score itself stays the
+            encoder's.
         validation_fraction: share of each user's interactions held out while tuning.
         cold_fraction: share of the rated items made cold while tuning.
         cold_folds: how many disjoint such shares (each one more collaborative fit) the cold-item
@@ -501,7 +550,9 @@ class Recommender:
 
     After ``fit``: ``user_ids_``, ``item_ids_``, ``interactions_`` (users x items, CSR of the
     ratings), ``user_factors_``, ``item_factors_`` (cold items: mapped from content),
-    ``item_vectors_`` (content), ``item_texts_``, ``item_counts_``, ``cold_items_`` (bool per item),
+    ``item_vectors_`` (content), ``cold_features_`` (what the cold-item ridge reads: the content
+    vectors and the one-hot ``field_feature_names_``), ``item_texts_``, ``item_counts_``,
+    ``cold_items_`` (bool per item),
     ``item_popularity_`` (``log1p`` of the counts; cold items: predicted from content),
     ``blend_weights_`` (per activity bucket, weights for cf, content, popularity),
     ``cold_weights_``, ``content_ridge_``, ``validation_`` (the tuning record) and
@@ -517,6 +568,7 @@ class Recommender:
                  confidence: str = "linear", iterations: int | None = None,
                  learning_rate: float = 0.002, blend: str | Mapping = "tune",
                  content_ridge: float | str = "tune", center_content: bool = True,
+                 field_features: bool = True,
                  validation_fraction: float = 0.2, cold_fraction: float = 0.2,
                  cold_folds: int = 3, k: int = 10,
                  duplicates: str = "error", seed: int = 0, num_threads: int = 0,
@@ -532,6 +584,7 @@ class Recommender:
         self.blend = blend
         self.content_ridge = content_ridge
         self.center_content = center_content
+        self.field_features = field_features
         self.validation_fraction = validation_fraction
         self.cold_fraction = cold_fraction
         self.cold_folds = cold_folds
@@ -544,7 +597,7 @@ class Recommender:
 
     # ------------------------------------------------------------------------- settings
     _SETTINGS = ("cf", "factors", "regularization", "alpha", "confidence", "iterations",
-                 "learning_rate", "blend", "content_ridge", "center_content",
+                 "learning_rate", "blend", "content_ridge", "center_content", "field_features",
                  "validation_fraction", "cold_fraction", "cold_folds", "k", "duplicates", "seed",
                  "num_threads",
                  "batch_size")
@@ -747,6 +800,12 @@ class Recommender:
         raw = _normalize_rows(raw)
         self.content_mean_ = raw.mean(axis=0) if self.center_content else None
         self.item_vectors_ = self._content_space(raw)
+        self.cold_features_ = self.item_vectors_
+        self.field_feature_names_ = []
+        if self.field_features:
+            extra, self.field_feature_names_ = field_features(self.item_fields_)
+            if extra.shape[1]:
+                self.cold_features_ = np.hstack([self.item_vectors_, extra])
         enc = self._get_encoder()
         self.encoder_info_ = {"spec": getattr(enc, "spec", None) or (
             os.fspath(self.encoder) if isinstance(self.encoder, (str, os.PathLike)) else None),
@@ -1071,21 +1130,22 @@ class Recommender:
     def _map_cold(self, state: dict, penalty: float) -> None:
         """Fill the cold items' factors and popularity from content (ridge on the rated items)."""
         cold = state["cold"]
+        x = self.cold_features_ if self._content else None
         warm = ~cold
         logpop = np.log1p(state["counts"])
         if self.cf is not None:
             items = state["trained_item_factors"].copy()
             if self._content and cold.any() and warm.sum() >= 2:
-                w = _ridge(self.item_vectors_[warm], items[warm], penalty)
-                items[cold] = _apply_ridge(self.item_vectors_[cold], w)
+                w = _ridge(x[warm], items[warm], penalty)
+                items[cold] = _apply_ridge(x[cold], w)
                 if self.cf == "bpr":
                     items[cold, -1] = np.minimum(items[cold, -1], items[warm, -1].max())
                 state["factor_map"] = w.astype(np.float32)
             state["item_factors"] = items.astype(np.float32)
         pop = logpop.copy()
         if self._content and cold.any() and warm.sum() >= 2:
-            wp = _ridge(self.item_vectors_[warm], logpop[warm][:, None], penalty)
-            pop[cold] = np.maximum(_apply_ridge(self.item_vectors_[cold], wp)[:, 0], 0.0)
+            wp = _ridge(x[warm], logpop[warm][:, None], penalty)
+            pop[cold] = np.maximum(_apply_ridge(x[cold], wp)[:, 0], 0.0)
             state["popularity_map"] = wp.astype(np.float32)
         state["popularity"] = pop
 
@@ -1421,6 +1481,7 @@ class Recommender:
             "content_ridge": self.content_ridge_, "user_ids": self.user_ids_,
             "item_ids": self.item_ids_, "item_fields": self.item_fields_,
             "item_texts": self.item_texts_, "user_fields": self.user_fields_,
+            "field_feature_names": getattr(self, "field_feature_names_", []),
             "validation": self.validation_, "fit_time": getattr(self, "fit_time_", None),
             "weights": self.weights_}
         text = json.dumps(config, ensure_ascii=False, indent=1, default=_json_default)
@@ -1490,6 +1551,11 @@ class Recommender:
         self.item_factors_ = state.get("item_factors")
         self.item_vectors_ = arrays.get("item_vectors")
         self.content_mean_ = arrays.get("content_mean")
+        self.field_feature_names_ = list(config.get("field_feature_names") or [])
+        if self.item_vectors_ is not None:
+            extra = (field_features(self.item_fields_)[0] if self.field_feature_names_
+                     else np.zeros((len(self.item_ids_), 0), np.float32))
+            self.cold_features_ = np.hstack([self.item_vectors_, extra])
         return self
 
     def __repr__(self) -> str:

@@ -54,6 +54,8 @@ def _print(rec_model, results, as_json: bool) -> None:
 @click.option("--encoder", default="multilingual-e5-small", show_default=True,
               help="Encoder for item texts (a model name or folder).")
 @click.option("--no-content", is_flag=True, help="No content vectors (collaborative only).")
+@click.option("--field-features/--no-field-features", default=True, show_default=True,
+              help="Categorical item fields (genres, decade, ...) help place never-rated items.")
 @click.option("--factors", default=32, show_default=True, type=int)
 @click.option("--regularization", type=float, default=None,
               help="L2 penalty (default 30 for ALS, 0.01 for BPR).")
@@ -66,8 +68,8 @@ def _print(rec_model, results, as_json: bool) -> None:
 @click.option("--threads", default=0, show_default=True, type=int, help="0: all cores.")
 @click.option("--progress/--no-progress", default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def recommend_fit(ratings, items, users, output, cf, encoder, no_content, factors, regularization,
-                  alpha, iterations, duplicates, seed, threads, progress, as_json):
+def recommend_fit(ratings, items, users, output, cf, encoder, no_content, field_features, factors,
+                  regularization, alpha, iterations, duplicates, seed, threads, progress, as_json):
     """Fit a recommender on RATINGS and save it to a folder."""
     from ..apps.recommend import Recommender
 
@@ -76,9 +78,9 @@ def recommend_fit(ratings, items, users, output, cf, encoder, no_content, factor
     if cf == "none" and (no_content or items is None):
         raise InvalidInput("--cf none needs --items (and content): there would be nothing to learn")
     rec = Recommender(cf=None if cf == "none" else cf, encoder=None if no_content else encoder,
-                      factors=factors, regularization=regularization, alpha=alpha,
-                      iterations=iterations, duplicates=duplicates, seed=seed, num_threads=threads,
-                      progress=progress)
+                      field_features=field_features, factors=factors,
+                      regularization=regularization, alpha=alpha, iterations=iterations,
+                      duplicates=duplicates, seed=seed, num_threads=threads, progress=progress)
     rec.fit(ratings, items=items, users=users)
     rec.save(output)
     summary = {"output": output, "users": len(rec.user_ids_), "items": len(rec.item_ids_),
