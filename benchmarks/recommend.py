@@ -23,8 +23,9 @@ What is chosen where (nothing is chosen on a test part):
   on its pseudo-cold items (training data only); both are reported on test.
 
 Held-out checks: a second split (seed 7) with every setting as chosen on seed 42 (both encoders);
-a cold-start split (20 % of the items, drawn with seed 0, lose all their ratings from training; each user with
-test ratings on them ranks the cold items only; CF alone cannot score them); and sparse users
+a cold-start split (20 % of the items, drawn with seed 0, lose all their ratings from training;
+each user with test ratings on them ranks the cold items only; CF alone cannot score them;
+the hybrid also without the field features in its cold-item ridge); and sparse users
 (test users cut down to 1, 2 or 5 of their training ratings, recommended for as new users).
 
 LightFM (the hybrid reference) does not build from PyPI with current setuptools (its setup.py sets
