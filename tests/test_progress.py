@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from embedkit.progress import LogProgress, format_count, format_duration, log_interval, progress
+from embedkit.progress import (
+    LogProgress, format_count, format_duration, format_rate, log_interval, progress)
 
 
 class _Lines(io.StringIO):
@@ -83,6 +84,12 @@ def test_formatting():
     assert format_count(1_234_567, False) == "1,234,567"
     assert format_duration(3725) == "1:02:05"
     assert format_duration(None) == "?"
+    # slow training steps: never "0 step/s"
+    assert format_rate(612_345, "words", True) == "612.3k words/s"
+    assert format_rate(0.87, "step", False) == "0.87 step/s"
+    assert format_rate(2.34, "step", False) == "2.3 step/s"
+    assert format_rate(0.08, "step", False) == "12.5 s/step"
+    assert format_rate(0.0, "step", False) == "0 step/s"
 
 
 def test_word2vec_off_a_terminal_logs_tokenising_and_training(tmp_path, monkeypatch):

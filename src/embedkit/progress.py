@@ -48,6 +48,16 @@ def format_count(n: float, unit_scale: bool) -> str:
     return f"{n:.0f}"
 
 
+def format_rate(rate: float, unit: str, unit_scale: bool) -> str:
+    """``612k words/s``; a slow rate keeps its decimals (``0.9 step/s``) or turns round
+    (``12.5 s/step``) instead of reading ``0 step/s``."""
+    if rate >= 10 or rate <= 0:
+        return f"{format_count(rate, unit_scale)} {unit}/s"
+    if rate >= 0.1:
+        return f"{rate:.2g} {unit}/s" if rate < 1 else f"{rate:.1f} {unit}/s"
+    return f"{1 / rate:.1f} s/{unit}"
+
+
 def format_duration(seconds: float | None) -> str:
     """``h:mm:ss``; ``?`` when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
@@ -123,7 +133,7 @@ class LogProgress:
             parts.append(f"{done} {self.unit}")
         rate = n / elapsed if elapsed > 0 else 0.0
         if not self.rate_in_postfix:
-            parts.append(f"{format_count(rate, self.unit_scale)} {self.unit}/s")
+            parts.append(format_rate(rate, self.unit, self.unit_scale))
         parts.append(f"elapsed {format_duration(elapsed)}")
         if final:
             parts.append("done")
