@@ -13,6 +13,10 @@ the sentiment as NSMC defines it (rating 1-4 negative, 9-10 positive):
 - KorSTS dev Spearman, to show what masked-LM alone does to general sentence
   similarity (it is meant to be followed by contrastive fine-tuning).
 
+``--then-simcse N``: the recipe masked-LM is meant for. Unsupervised SimCSE (dropout views) for N
+steps on the same reviews, once from the base model and once from the masked-LM model, measured
+the same way: does masked-LM first help the contrastive step that follows it?
+
 Every text is encoded with E5's "query: " prompt.
 """
 
@@ -90,6 +94,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="multilingual-e5-small")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: auto)")
+    ap.add_argument("--then-simcse", type=int, default=0, metavar="STEPS",
+                    help="also SimCSE for STEPS steps from the base and from the MLM model")
     ap.add_argument("--out", type=Path, default=RESULTS / "train_mlm.json")
     ap.add_argument("--model-out", type=Path, default=ROOT / "benchmarks" / ".cache" / "e5-nsmc-mlm")
     args = ap.parse_args()
@@ -125,6 +131,26 @@ def main() -> None:
                           "mlm_loss_first_10": float(np.mean(losses[:10])),
                           "mlm_loss_last_10": float(np.mean(losses[-10:]))}
     result["after"] = measure(embedkit.load(str(args.model_out)), test)
+    print(json.dumps(result["after"]), file=sys.stderr, flush=True)
+    if args.then_simcse:
+        from embedkit.train import Examples, SentenceTrainer
+
+        texts = Examples.from_columns("texts", text=train)
+        result["then_simcse"] = {"steps": args.then_simcse}
+        for name, start in (("base_then_simcse", args.model),
+                            ("mlm_then_simcse", str(args.model_out))):
+            out = args.model_out.with_name(args.model_out.name + "-" + name)
+            simcse = SentenceTrainer(model=start, loss="simcse", max_steps=args.then_simcse,
+                                     batch_size=32, learning_rate=args.lr,
+                                     max_seq_length=args.max_seq_length, seed=args.seed,
+                                     output_dir=out, checkpoint_dir=None)
+            t1 = time.perf_counter()
+            simcse.fit(texts)
+            result["then_simcse"][name] = {
+                **measure(embedkit.load(str(out)), test),
+                "train_seconds": simcse.train_seconds_, "wall_seconds": round(
+                    time.perf_counter() - t1, 1)}
+            print(name, json.dumps(result["then_simcse"][name]), file=sys.stderr, flush=True)
     result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     result["load_average_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
