@@ -317,6 +317,8 @@ def test_settings_are_checked_and_fit_comes_first():
         Recommender(cf="svd").fit([("a", "x", 1)])
     with pytest.raises(InvalidInput, match="nothing to learn"):
         Recommender(cf=None, encoder=None).fit([("a", "x", 1)])
+    with pytest.raises(InvalidInput, match="field_features must be True or False"):
+        Recommender(field_features="yes").fit([("a", "x", 1)])
     with pytest.raises(NotFitted):
         Recommender().recommend("a")
 

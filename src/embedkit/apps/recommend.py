@@ -615,6 +615,9 @@ class Recommender:
         if self.duplicates not in _DUPLICATES:
             raise InvalidInput(f"Invalid duplicates: {self.duplicates!r}. Valid values are: "
                                f"{', '.join(_DUPLICATES)}")
+        for name in ("center_content", "field_features"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInput(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("factors", "k", "batch_size", "cold_folds"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
