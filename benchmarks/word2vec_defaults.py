@@ -38,6 +38,8 @@ DEV_GRID = {
     "dim100 sample1e-4": dict(vector_size=100, sample=1e-4),
     "dim100 sample1e-5": dict(vector_size=100, sample=1e-5),
     "dim300 sample1e-4": dict(vector_size=300, sample=1e-4),
+    "dim100 sample1e-3 window8": dict(vector_size=100, sample=1e-3, window=8),
+    "dim100 sample1e-3 window10": dict(vector_size=100, sample=1e-3, window=10),
 }
 
 
