@@ -50,6 +50,7 @@ import math
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -426,10 +427,7 @@ def field_features(fields_list: Sequence[Mapping]) -> tuple[np.ndarray, list[str
             elif isinstance(value, str) and len(value) <= 100:
                 keys.add(f"{key}={value}")
         per_item.append(keys)
-    counts: dict[str, int] = {}
-    for keys in per_item:
-        for k in keys:
-            counts[k] = counts.get(k, 0) + 1
+    counts = Counter(k for keys in per_item for k in keys)
     names = sorted(k for k, c in counts.items() if c >= 2)
     column = {k: j for j, k in enumerate(names)}
     x = np.zeros((len(per_item), len(names)), dtype=np.float32)
@@ -550,8 +548,9 @@ class Recommender:
 
     After ``fit``: ``user_ids_``, ``item_ids_``, ``interactions_`` (users x items, CSR of the
     ratings), ``user_factors_``, ``item_factors_`` (cold items: mapped from content),
-    ``item_vectors_`` (content), ``cold_features_`` (what the cold-item ridge reads: the content
-    vectors and the one-hot ``field_feature_names_``), ``item_texts_``, ``item_counts_``,
+    ``item_vectors_`` (content), ``field_feature_names_``, ``cold_features_`` (set by ``fit``
+    only: what the cold-item ridge reads, the content vectors and those one-hot columns),
+    ``item_texts_``, ``item_counts_``,
     ``cold_items_`` (bool per item),
     ``item_popularity_`` (``log1p`` of the counts; cold items: predicted from content),
     ``blend_weights_`` (per activity bucket, weights for cf, content, popularity),
@@ -1555,10 +1554,6 @@ class Recommender:
         self.item_vectors_ = arrays.get("item_vectors")
         self.content_mean_ = arrays.get("content_mean")
         self.field_feature_names_ = list(config.get("field_feature_names") or [])
-        if self.item_vectors_ is not None:
-            extra = (field_features(self.item_fields_)[0] if self.field_feature_names_
-                     else np.zeros((len(self.item_ids_), 0), np.float32))
-            self.cold_features_ = np.hstack([self.item_vectors_, extra])
         return self
 
     def __repr__(self) -> str:
