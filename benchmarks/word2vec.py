@@ -13,8 +13,9 @@ Corpora (preprocessed once into benchmarks/.cache/, git-ignored):
   default tokenizer (lower-case letter/digit runs: eojeol-level words), one review per line.
 
 Every model gets the same hyperparameters (dim 100, window 5, negative 5, min_count 5,
-sample 1e-3, the same epochs, the same threads). Speed is words/s = corpus tokens x epochs /
-training wall time (vocabulary building excluded for both libraries; reported separately).
+sample 1e-3, learning rate 0.025 for skip-gram / subword and 0.05 for CBOW (word2vec.c's defaults,
+and embedkit's; gensim's default is 0.025 for both), the same epochs, the same threads). Speed is
+words/s = corpus tokens x epochs / training wall time (vocabulary building excluded for both libraries; reported separately).
 Quality: Google analogies (3CosAdd, restrict_vocab=30000) and WordSim-353 Spearman, computed by
 the same embedkit evaluation code for both libraries.
 """
@@ -236,7 +237,8 @@ def run_gensim(kind, corpus, cfg, mode, n_words):
 
     common = dict(vector_size=cfg["dim"], window=cfg["window"], negative=cfg["negative"],
                   min_count=cfg["min_count"], sample=cfg["sample"], epochs=cfg["epochs"],
-                  workers=cfg["workers"], seed=1, sg=0 if kind == "cbow" else 1, hs=0)
+                  workers=cfg["workers"], seed=1, sg=0 if kind == "cbow" else 1, hs=0,
+                  alpha=0.05 if kind == "cbow" else 0.025)  # our defaults (word2vec.c's)
     if kind == "subword":
         model = gensim.models.FastText(min_n=3, max_n=6, bucket=cfg["buckets"], **common)
     else:

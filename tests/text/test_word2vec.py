@@ -37,6 +37,15 @@ def test_neighbours_follow_cooccurrence(arch):
     assert wv.similarity("cat", "dog") > wv.similarity("cat", "king") + 0.3
 
 
+@pytest.mark.parametrize("arch, rate", [("skipgram", 0.025), ("cbow", 0.05)])
+def test_default_learning_rate_follows_word2vec_c_and_is_saved(arch, rate):
+    trainer = Word2Vec(architecture=arch, **small(epochs=1))
+    assert trainer.learning_rate is None and trainer.effective_learning_rate == rate
+    assert trainer.fit(topic_corpus(200)).wv_.config["learning_rate"] == rate
+    explicit = Word2Vec(architecture=arch, learning_rate=0.01, **small(epochs=1))
+    assert explicit.fit(topic_corpus(200)).wv_.config["learning_rate"] == 0.01
+
+
 @pytest.mark.parametrize("arch", ["skipgram", "cbow"])
 def test_loss_is_real_and_decreases(arch):
     model = Word2Vec(architecture=arch, **small(epochs=4)).fit(topic_corpus())
@@ -104,6 +113,7 @@ def test_not_fitted():
     ({"negative": True}, "'negative'"),
     ({"sample": -1}, "'sample'"),
     ({"learning_rate": 0}, "'learning_rate'"),
+    ({"min_learning_rate": 0.06, "architecture": "cbow"}, "must not exceed 'learning_rate' \\(0.05\\)"),
     ({"epochs": 0}, "'epochs'"),
     ({"workers": 0}, "'workers'"),
     ({"tokenizer": "klingon"}, "'tokenizer'"),
@@ -382,3 +392,21 @@ def test_fasttext_pieces_validation(tmp_path):
         FastText(**small(), pieces=3).fit(corpus)
     with pytest.raises(InvalidInput, match="exclude each other"):
         FastText(**small(), pieces="all-MiniLM-L6-v2", korean_jamo=True).fit(corpus)
+
+
+def test_prefetch_hint_compiles_and_changes_nothing():
+    from numba import njit
+
+    from embedkit.text._kernels import _prefetch_row
+
+    @njit
+    def touch(a, rows):
+        for r in rows:
+            _prefetch_row(a, r)
+        return a[rows[0], 0]
+
+    for dim in (1, 100, 3000):  # a row shorter than a line, the usual, longer than the cap
+        a = np.arange(7 * dim, dtype=np.float32).reshape(7, dim)
+        before = a.copy()
+        assert touch(a, np.array([6, 0, 3], dtype=np.int32)) == before[6, 0]
+        np.testing.assert_array_equal(a, before)

@@ -91,7 +91,8 @@ class _Progress:
 @click.option("--min-count", default=5, show_default=True, type=int)
 @click.option("--sample", default=1e-3, show_default=True, type=float)
 @click.option("--epochs", default=5, show_default=True, type=int)
-@click.option("--learning-rate", default=0.025, show_default=True, type=float)
+@click.option("--learning-rate", default=None, type=float,
+              help="Starting learning rate (default: 0.025 skip-gram, 0.05 CBOW).")
 @click.option("--workers", default=None, type=int, help="Threads (default: all CPUs).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--min-n", default=3, show_default=True, type=int, help="Shortest n-gram (--subword).")

@@ -235,7 +235,9 @@ class Word2Vec:
         max_vocab_size: keep at most this many most frequent words (None: no limit).
         sample: subsampling threshold for frequent words (0 disables it).
         epochs: passes over the corpus.
-        learning_rate, min_learning_rate: linear decay from the first to the second.
+        learning_rate, min_learning_rate: linear decay from the first to the second
+            (``learning_rate=None``: 0.025 for skip-gram, 0.05 for CBOW, word2vec.c's defaults;
+            the rate actually used is :attr:`effective_learning_rate` and is saved).
         workers: training threads (None: all CPUs). Results are deterministic for a ``seed``
             only with ``workers=1``.
         seed: random seed (initial vectors, subsampling, windows, negatives).
@@ -254,9 +256,16 @@ class Word2Vec:
 
     _architectures = ("skipgram", "cbow")
 
+    @property
+    def effective_learning_rate(self) -> float:
+        """``learning_rate``, or the architecture's default when it is None."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 0.05 if self.architecture == "cbow" else 0.025
+
     def __init__(self, *, architecture: str = "skipgram", vector_size: int = 100, window: int = 5,
                  negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
-                 sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
+                 sample: float = 1e-3, epochs: int = 5, learning_rate: float | None = None,
                  min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
                  tokenizer="english", progress=None, token_cache="auto",
                  keep_token_cache: bool = True):
@@ -299,11 +308,12 @@ class Word2Vec:
             _check_int("max_vocab_size", self.max_vocab_size, 1, cls)
         _check_float("sample", self.sample, 0.0, cls)
         _check_int("epochs", self.epochs, 1, cls)
-        _check_float("learning_rate", self.learning_rate, 0.0, cls, low_open=True)
+        if self.learning_rate is not None:
+            _check_float("learning_rate", self.learning_rate, 0.0, cls, low_open=True)
         _check_float("min_learning_rate", self.min_learning_rate, 0.0, cls)
-        if self.min_learning_rate > self.learning_rate:
+        if self.min_learning_rate > self.effective_learning_rate:
             raise InvalidInput(f"The 'min_learning_rate' parameter of {cls} ({self.min_learning_rate}) "
-                               f"must not exceed 'learning_rate' ({self.learning_rate}).")
+                               f"must not exceed 'learning_rate' ({self.effective_learning_rate}).")
         if self.workers is not None:
             _check_int("workers", self.workers, 1, cls, 1024)
         _check_int("seed", self.seed, 0, cls, 2**63 - 1)
@@ -579,7 +589,7 @@ class Word2Vec:
                     # the learning rate follows the tokens seen (in-vocabulary positions here)
                     scale = chunk.raw_words / max(1, len(chunk.ids))
                     kernel(syn0, syn1, chunk.ids, chunk.starts, parts, keep, alias_prob, alias_idx,
-                           self.window, self.negative, float(self.learning_rate),
+                           self.window, self.negative, float(self.effective_learning_rate),
                            float(self.min_learning_rate), float(words_done) / scale,
                            total_words / scale, seeds, MAX_SENTENCE_LENGTH, *extra, out_loss,
                            out_pairs)
@@ -634,6 +644,7 @@ class Word2Vec:
             params["tokenizer"] = getattr(params["tokenizer"], "__name__", "callable")
         if isinstance(params.get("pieces"), os.PathLike):  # a path, as text (the tokenizer itself
             params["pieces"] = os.fspath(params["pieces"])  # is saved beside the vectors)
+        params["learning_rate"] = self.effective_learning_rate
         params["trainer"] = type(self).__name__
         return params
 
@@ -702,7 +713,7 @@ class FastText(Word2Vec):
 
     def __init__(self, *, architecture: str = "skipgram", vector_size: int = 100, window: int = 5,
                  negative: int = 5, min_count: int = 5, max_vocab_size: int | None = None,
-                 sample: float = 1e-3, epochs: int = 5, learning_rate: float = 0.025,
+                 sample: float = 1e-3, epochs: int = 5, learning_rate: float | None = None,
                  min_learning_rate: float = 0.0001, workers: int | None = None, seed: int = 0,
                  tokenizer="english", progress=None, token_cache="auto",
                  keep_token_cache: bool = True, min_n: int = 3, max_n: int = 6,
