@@ -15,7 +15,8 @@ Corpora (preprocessed once into benchmarks/.cache/, git-ignored):
 Every model gets the same hyperparameters (dim 100, window 5, negative 5, min_count 5,
 sample 1e-3, learning rate 0.025 for skip-gram / subword and 0.05 for CBOW (word2vec.c's defaults,
 and embedkit's; gensim's default is 0.025 for both), the same epochs, the same threads). Speed is
-words/s = corpus tokens x epochs / training wall time (vocabulary building excluded for both libraries; reported separately).
+words/s = corpus tokens x epochs / training wall time (vocabulary building excluded for both
+libraries; reported separately).
 Quality: Google analogies (3CosAdd, restrict_vocab=30000) and WordSim-353 Spearman, computed by
 the same embedkit evaluation code for both libraries.
 """

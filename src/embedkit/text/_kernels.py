@@ -19,10 +19,11 @@ Word2Vec in Shared and Distributed Memory"):
   rebuilds it for every pair), the window's gradient is summed and added, undivided as in
   fastText, to each of those rows once per window. (Measured: applying it after every pair, as
   gensim does, gave the same analogy accuracy at less than half the speed.) With
-  ``shared_negatives`` the ``negative`` samples are shared by the pairs of a window (Ji et al. again): every pair has the same input,
-  so a shared negative's gradient is computed once and weighted by the number of pairs, which
-  cuts the output work from ``2b (1 + negative)`` to ``2b + negative`` rows per window. (Measured
-  on 2M words, 1 epoch: analogy accuracy 0.130 -> 0.169, words/s up ~1.6x.)
+  ``shared_negatives`` the ``negative`` samples are shared by the pairs of a window (Ji et al.
+  again): every pair has the same input, so a shared negative's gradient is computed once and
+  weighted by the number of pairs, which cuts the output work from ``2b (1 + negative)`` to
+  ``2b + negative`` rows per window. (Measured on 2M words, 1 epoch: analogy accuracy 0.130 ->
+  0.169, words/s up ~1.6x.)
 
 Every kernel draws the rows the next word will touch ahead of time and prefetches them
 (:func:`_prefetch_row`, LLVM's prefetch hint): its negatives and output row, and for subword
