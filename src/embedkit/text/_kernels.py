@@ -137,6 +137,16 @@ def _sample(bits, alias_prob, alias_idx):
 
 
 @njit(inline="always")
+def _first_draw(state, nxt, alias_prob, alias_idx):
+    """Fill ``nxt`` with the first word's samples (the start of the draws :func:`_draw_ahead`
+    keeps one word ahead)."""
+    for k in range(nxt.shape[0]):
+        state, bits = _step(state)
+        nxt[k] = _sample(bits, alias_prob, alias_idx)
+    return state
+
+
+@njit(inline="always")
 def _draw_ahead(state, nxt, cur, syn1, alias_prob, alias_idx):
     """``cur`` takes the samples drawn for this word; ``nxt`` is refilled for the next word and
     its rows prefetched."""
@@ -216,9 +226,7 @@ def train_skipgram(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_
         outs = np.empty(negative + 1, np.int32)
         negs = np.empty(negative, np.int32)
         nxt = np.empty(negative, np.int32)
-        for k in range(negative):
-            state, bits = _step(state)
-            nxt[k] = _sample(bits, alias_prob, alias_idx)
+        state = _first_draw(state, nxt, alias_prob, alias_idx)
         g = np.zeros((2 * window, negative + 1), np.float32)
         gin = np.zeros((2 * window, dim), np.float32)
         win = np.zeros((2 * window, dim), np.float32)
@@ -326,9 +334,7 @@ def train_cbow(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, alias_idx,
         buf = np.empty(max_len, np.int32)
         negs = np.empty(negative, np.int32)
         nxt = np.empty(negative, np.int32)
-        for k in range(negative):
-            state, bits = _step(state)
-            nxt[k] = _sample(bits, alias_prob, alias_idx)
+        state = _first_draw(state, nxt, alias_prob, alias_idx)
         h = np.zeros(dim, np.float32)
         e = np.zeros(dim, np.float32)
         loss = 0.0
@@ -534,9 +540,7 @@ def train_subword_cbow(syn0, syn1, ids, starts, parts, keep_prob, alias_prob, al
         buf = np.empty(max_len, np.int32)
         negs = np.empty(negative, np.int32)
         nxt = np.empty(negative, np.int32)
-        for k in range(negative):
-            state, bits = _step(state)
-            nxt[k] = _sample(bits, alias_prob, alias_idx)
+        state = _first_draw(state, nxt, alias_prob, alias_idx)
         h = np.zeros(dim, np.float32)
         e = np.zeros(dim, np.float32)
         loss = 0.0
